@@ -1,0 +1,1 @@
+# bench/bench.mk — fragment of Makefile.am (see the top-level file).

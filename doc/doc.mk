@@ -1,0 +1,1 @@
+# doc/doc.mk — fragment of Makefile.am (see the top-level file).

@@ -1,0 +1,1 @@
+# fuzz/fuzz.mk — fragment of Makefile.am (see the top-level file).

@@ -1,0 +1,1 @@
+# kernels/profile.mk — fragment of Makefile.am (see the top-level file).

@@ -1,0 +1,1 @@
+# reports/reports.mk — fragment of Makefile.am (see the top-level file).

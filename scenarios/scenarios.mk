@@ -1,0 +1,1 @@
+# scenarios/scenarios.mk — fragment of Makefile.am (see the top-level file).

@@ -1,0 +1,46 @@
+/* des.h — the discrete-event simulator that plays a step graph.
+ *
+ * Integer time (picoseconds) so runs are bit-for-bit deterministic; events
+ * ordered by (time, sequence number) in an intrusive binary heap (no
+ * allocation per event).  Each stream of each rank runs its tasks in order;
+ * a task starts when its stream is free and its dependencies are done.
+ * Kernel tasks are priced by the cost model (times the rank's slowdown, and
+ * the device's overlap_slowdown while a communication task of the same rank
+ * runs), collectives and send/recv by the network model.
+ *
+ * Ownership: des_run fills a caller-owned struct ps_des_result; des_result_fini
+ * frees its arrays. */
+#ifndef PS_DES_H
+#define PS_DES_H
+
+#include <stdint.h>
+#include "costmodel.h"
+#include "graph.h"
+#include "net.h"
+#include "trace.h"
+
+typedef int64_t ps_time_ps;    /* simulated time, picoseconds */
+
+struct ps_des_rank_stats {
+	double busy_compute_s;              /* compute stream busy (incl. recompute, optimizer) */
+	double recompute_s, optimizer_s;
+	double comm_s[COMM_KIND_COUNT_];    /* time each comm kind was in flight */
+	double exposed_comm_s[COMM_KIND_COUNT_]; /* comm time not hidden under compute */
+	double idle_s;                      /* compute stream idle, not waiting on comm: bubble */
+	double end_s;                       /* when this rank's last task finished */
+};
+
+struct ps_des_result {
+	double step_time_s;                 /* makespan over all ranks */
+	int nranks;
+	struct ps_des_rank_stats *ranks;    /* (nranks) */
+	size_t ntrace;
+	struct ps_trace_event *trace;       /* (ntrace) when want_trace, else NULL */
+	uint64_t events;                    /* events processed */
+};
+
+ps_status des_run(const struct ps_graph *g, const struct ps_costmodel *cm, struct ps_net *net,
+		  ps_net_tier tier, int want_trace, struct ps_des_result *res);
+void des_result_fini(struct ps_des_result *res);
+
+#endif

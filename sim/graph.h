@@ -1,0 +1,91 @@
+/* graph.h — the step graph: one training step, per rank, as tasks on streams.
+ *
+ * This is the one intermediate representation consumed by both backends:
+ * the simulator (sim/des) prices and plays it, the executor (sim/exec) runs
+ * it for real.  Both write traces keyed by task id, so validation is a join.
+ *
+ * A task is a kernel call (op + shape + dtype), a collective (op, group,
+ * bytes, algorithm), a point-to-point send or recv, or a memory event,
+ * placed on one stream of one rank, waiting for the tasks in its dependency
+ * list.  Streams run their tasks in the order they were added.
+ *
+ * Folding: when ranks are identical, the graph holds one representative rank
+ * per role (`nranks` representatives) and each representative carries the
+ * number of real ranks it stands for; collectives carry the full group size.
+ *
+ * Ownership: struct ps_graph is allocated by graph_alloc and freed by
+ * graph_free; task arrays grow by doubling (no per-task malloc). */
+#ifndef PS_GRAPH_H
+#define PS_GRAPH_H
+
+#include <stdint.h>
+#include "ops.h"
+#include "scenario.h"
+
+typedef enum { TASK_KERNEL = 0, TASK_COLL, TASK_SEND, TASK_RECV, TASK_MEM } ps_task_kind;
+typedef enum { STREAM_COMPUTE = 0, STREAM_TP, STREAM_DP, STREAM_PP, STREAM_COUNT_ } ps_stream;
+typedef enum { COLL_ALLREDUCE = 0, COLL_ALLGATHER, COLL_REDUCESCATTER, COLL_BROADCAST, COLL_ALLTOALL } ps_coll_op;
+/* What a communication is for: exposed-communication accounting per kind. */
+typedef enum { COMM_NONE = 0, COMM_DP, COMM_TP, COMM_PP, COMM_ZERO, COMM_CP, COMM_KIND_COUNT_ } ps_comm_kind;
+/* What part of the step a compute task belongs to. */
+typedef enum { PHASE_FWD = 0, PHASE_BWD, PHASE_RECOMPUTE, PHASE_OPTIMIZER } ps_phase;
+
+/* Process groups: the set of ranks a collective runs over. */
+typedef enum { GROUP_TP = 0, GROUP_DP, GROUP_PP, GROUP_CP, GROUP_DP_CP, GROUP_WORLD } ps_group_kind;
+
+struct ps_task {
+	uint32_t id;            /* index in graph->tasks */
+	uint32_t rank;          /* representative rank index (0..nranks-1) */
+	uint8_t stream;         /* ps_stream */
+	uint8_t kind;           /* ps_task_kind */
+	uint8_t phase;          /* ps_phase */
+	uint8_t comm;           /* ps_comm_kind for comm tasks */
+	int16_t layer;          /* transformer layer (global index), -1 none */
+	int16_t microbatch;     /* micro-batch index, -1 none */
+	int16_t chunk;          /* virtual pipeline chunk, -1 none */
+	uint32_t dep_first;     /* deps are graph->deps[dep_first .. dep_first+ndeps) */
+	uint32_t ndeps;
+	union {
+		struct { ps_op op; struct ps_shape shape; uint8_t dtype; } kernel;
+		struct { ps_coll_op op; ps_group_kind group; int group_size; double bytes; uint8_t algo; } coll;
+		struct { int peer; double bytes; uint32_t tag; } p2p;   /* peer: representative rank */
+		struct { double delta_bytes; } mem;                     /* + allocate, - free */
+	} u;
+	double flops;           /* model FLOPs of this task (kernels), for MFU accounting */
+	uint32_t match;         /* send<->recv: id of the matching task (UINT32_MAX none) */
+};
+
+struct ps_rank_info {
+	int pp_stage;           /* pipeline stage of this rank */
+	int tp_rank, dp_rank, cp_rank;
+	int multiplicity;       /* real ranks this representative stands for */
+	double slowdown;        /* compute time multiplier (stragglers), 1 = none */
+	int global_rank;        /* a real rank it stands for (the first) */
+};
+
+struct ps_graph {
+	const struct ps_scenario *sc;   /* borrowed */
+	uint32_t ntasks, cap_tasks;
+	struct ps_task *tasks;
+	uint32_t ndeps, cap_deps;
+	uint32_t *deps;
+	int nranks;                     /* representatives */
+	struct ps_rank_info *ranks;     /* (nranks) */
+	int folded;                     /* 1 if identical ranks were folded */
+	int num_microbatches;           /* per DP rank per step */
+};
+
+struct ps_graph *graph_alloc(void);
+void graph_free(struct ps_graph *g);
+/* Append a task (copied); returns its id.  deps: ids already in the graph. */
+uint32_t graph_add(struct ps_graph *g, const struct ps_task *t, const uint32_t *deps, uint32_t ndeps);
+
+/* Build the step graph of sc.  fold: 1 to fold identical ranks where the
+ * scenario allows it, 0 to build every rank. */
+ps_status graph_build(const struct ps_scenario *sc, int fold, struct ps_graph **out);
+
+const char *stream_name(ps_stream s);
+const char *coll_op_name(ps_coll_op op);
+const char *comm_kind_name(ps_comm_kind k);
+
+#endif

@@ -1,0 +1,1 @@
+# sim/graph.mk — fragment of Makefile.am (see the top-level file).

@@ -1,0 +1,58 @@
+/* net.h — the network model: cluster topology, collectives, point-to-point.
+ *
+ * Topology from struct ps_cluster: levels[0] joins the devices of a node
+ * (NVLink/NVSwitch or PCIe: per-device bandwidth and latency); a cluster
+ * level joins nodes through `rails` NICs per node into leaf switches of
+ * `leaf_nodes` nodes, leaves joined by spines with `oversubscription`.
+ * Real rank r sits on node r / devices_per_node, local device r % devices_per_node.
+ *
+ * Two tiers price a collective:
+ *  - NET_ANALYTIC: closed form, alpha-beta per level (ring:
+ *    2(p-1)/p * n/B + 2(p-1)*alpha for all-reduce; tree; hierarchical),
+ *    for fast sweeps;
+ *  - NET_FLOW: the algorithm's steps become flows on the links of the
+ *    topology, sharing bandwidth max-min fairly (fluid model), including the
+ *    `concurrent` identical groups that run the same collective at the same
+ *    time (e.g. the 8 DP groups of tp=8) — that is where contention shows.
+ * The two agree within 2% on uncontended cases.
+ *
+ * Ownership: net_alloc allocates (with its flow workspace), net_free frees. */
+#ifndef PS_NET_H
+#define PS_NET_H
+
+#include "graph.h"
+#include "scenario.h"
+#include "status.h"
+
+typedef enum { NET_ANALYTIC = 0, NET_FLOW } ps_net_tier;
+
+/* Ranks of one group: first_rank, first_rank+stride, ..., size members.
+ * `concurrent` identical groups run at once; group j (0 <= j < concurrent)
+ * starts at first_rank + j*concurrent_stride. */
+struct ps_group_desc {
+	int size;
+	int stride;
+	int first_rank;
+	int concurrent;
+	int concurrent_stride;
+};
+
+struct ps_net;
+
+ps_status net_alloc(const struct ps_cluster *cl, struct ps_net **out);
+void net_free(struct ps_net *net);
+
+/* The algorithm NCCL would pick for this op, size and group (ALGO_AUTO
+ * resolved), or algo itself when fixed. */
+ps_coll_algo net_coll_algo(const struct ps_net *net, ps_coll_op op, const struct ps_group_desc *g,
+			   double bytes, ps_coll_algo algo);
+
+/* Seconds for a collective; bytes = the full buffer size per rank (all-reduce
+ * input, all-gather output, reduce-scatter input). */
+double net_coll_time(struct ps_net *net, ps_net_tier tier, ps_coll_op op, const struct ps_group_desc *g,
+		     double bytes, ps_coll_algo algo);
+
+/* Seconds for one point-to-point message between real ranks. */
+double net_p2p_time(struct ps_net *net, ps_net_tier tier, int src_rank, int dst_rank, double bytes);
+
+#endif

@@ -1,0 +1,1 @@
+# sim/scenario.mk — fragment of Makefile.am (see the top-level file).
