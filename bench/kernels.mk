@@ -1,0 +1,1 @@
+# bench/kernels.mk — kernel and GPT-2 step benchmarks (BENCH_PROGS += ...).

@@ -1,0 +1,1 @@
+# bench/sim.mk — simulator benchmarks (BENCH_PROGS += ...).
