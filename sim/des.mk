@@ -1,1 +1,9 @@
-# sim/des.mk — fragment of Makefile.am (see the top-level file).
+# sim/des.mk — the simulation engine: event queue, network model (topology,
+# collective algorithms, analytic and max-min flow tiers) and the
+# discrete-event simulator (issue 4, helper "engine").
+libparasim_a_SOURCES += sim/event-queue.c sim/event-queue.h sim/net.c sim/des.c
+EXTRA_DIST += doc/network-model.md
+if HAVE_CMOCKA
+check_PROGRAMS += tests/test-event-queue tests/test-net tests/test-des
+TESTS += tests/test-event-queue tests/test-net tests/test-des
+endif

@@ -52,9 +52,19 @@ struct ps_task {
 		struct { double delta_bytes; } mem;                     /* + allocate, - free */
 	} u;
 	double flops;           /* model FLOPs of this task (kernels), for MFU accounting */
-	uint32_t match;         /* send<->recv: id of the matching task (UINT32_MAX none) */
+	uint32_t match;         /* send<->recv: id of the matching task (UINT32_MAX none).
+				 * TASK_COLL: the id of the first (lowest-id) task of the same
+				 * collective instance among all representatives taking part; equal
+				 * in every participant, its own id when it is the only one (all the
+				 * group's members folded into this representative).  A collective
+				 * starts when every task sharing its match is ready. */
 };
 
+/* Rank layout (Megatron order tp-cp-dp-pp, tp fastest):
+ *   global_rank = tp_rank + tp * (cp_rank + cp * (dp_rank + dp * pp_stage)).
+ * Folded graphs hold one representative per pipeline stage (rank index =
+ * stage, standing for its first real rank); unfolded ones every real rank
+ * (rank index = global rank).  send/recv peers are representative indices. */
 struct ps_rank_info {
 	int pp_stage;           /* pipeline stage of this rank */
 	int tp_rank, dp_rank, cp_rank;
@@ -83,6 +93,30 @@ uint32_t graph_add(struct ps_graph *g, const struct ps_task *t, const uint32_t *
 /* Build the step graph of sc.  fold: 1 to fold identical ranks where the
  * scenario allows it, 0 to build every rank. */
 ps_status graph_build(const struct ps_scenario *sc, int fold, struct ps_graph **out);
+
+/* --- additions (helper "graph") ------------------------------------ */
+
+/* Options of graph_build_opts.  The skip flags build partial steps for the
+ * closed-form tests and diagnostics (uniform pipeline stages). */
+struct ps_graph_opts {
+	int fold;              /* as graph_build */
+	int skip_embed_loss;   /* omit embedding, final norm, logits and loss */
+	int skip_optimizer;    /* omit gradient clipping, optimizer and parameter all-gathers */
+	int skip_dp;           /* omit data-parallel gradient reduction */
+};
+ps_status graph_build_opts(const struct ps_scenario *sc, const struct ps_graph_opts *opts, struct ps_graph **out);
+
+/* The process group of collective task t, as the network model prices it:
+ * the group of t's representative, and `concurrent` identical groups of the
+ * same kind that run the same collective at the same time by symmetry (e.g.
+ * the dp*cp TP groups of a stage).  Identical for every member of a stage,
+ * folded or not, so folded and unfolded graphs price collectives alike.
+ * (CP groups: the concurrent set is the tp groups of one DP replica.) */
+struct ps_group_desc;
+void graph_task_group(const struct ps_graph *g, const struct ps_task *t, struct ps_group_desc *out);
+
+/* Short name of a task for traces: "matmul_fwd", "allreduce", "send", ... */
+const char *graph_task_name(const struct ps_task *t);
 
 const char *stream_name(ps_stream s);
 const char *coll_op_name(ps_coll_op op);

@@ -20,6 +20,7 @@
 #ifndef PS_NET_H
 #define PS_NET_H
 
+#include <stdint.h>
 #include "graph.h"
 #include "scenario.h"
 #include "status.h"
@@ -54,5 +55,27 @@ double net_coll_time(struct ps_net *net, ps_net_tier tier, ps_coll_op op, const 
 
 /* Seconds for one point-to-point message between real ranks. */
 double net_p2p_time(struct ps_net *net, ps_net_tier tier, int src_rank, int dst_rank, double bytes);
+
+/* Added by the engine helper (additive). */
+
+/* net_coll_time and net_p2p_time return a negative value when the group or
+ * ranks do not fit the cluster or an argument is invalid; 0 for groups of
+ * one rank or 0 bytes.  Fixed algorithms that do not apply to an op are
+ * replaced: all-gather and reduce-scatter always run as rings, broadcast as a
+ * pipelined chain, all-to-all as direct sends; ALGO_HIERARCHICAL on a group
+ * whose nodes hold unequal numbers of members runs as a ring. */
+
+/* Seconds until all of nflows simultaneous transfers src[i] -> dst[i] of
+ * bytes[i] finish, without latency: NET_FLOW runs the max-min fluid
+ * simulation over the topology, NET_ANALYTIC takes the most loaded link
+ * (spine links excluded).  Negative on invalid input. */
+double net_flows_time(struct ps_net *net, ps_net_tier tier, int nflows, const int *src, const int *dst,
+		      const double *bytes);
+
+/* Memo table counters (for tests and benchmarks). */
+void net_memo_stats(const struct ps_net *net, uint64_t *hits, uint64_t *misses);
+
+/* Real ranks of the cluster (nodes * devices_per_node). */
+int net_world_size(const struct ps_net *net);
 
 #endif

@@ -49,7 +49,17 @@ void ps_error_prefix(const char *fmt, ...)
 	vsnprintf(pre, sizeof pre, fmt, ap);
 	va_end(ap);
 	memcpy(old, last.msg, sizeof old);
-	snprintf(last.msg, sizeof last.msg, "%s: %s", pre, old);
+	/* Truncation is intended: the message is capped at PS_ERRMSG_MAX. */
+	size_t n = strlen(pre);
+	if (n > sizeof last.msg - 3)
+		n = sizeof last.msg - 3;
+	memcpy(last.msg, pre, n);
+	memcpy(last.msg + n, ": ", 2);
+	size_t room = sizeof last.msg - n - 3, m = strlen(old);
+	if (m > room)
+		m = room;
+	memcpy(last.msg + n + 2, old, m);
+	last.msg[n + 2 + m] = '\0';
 }
 
 const char *ps_status_name(ps_status code)

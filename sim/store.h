@@ -67,7 +67,8 @@ struct ps_kernel_sample {
 	double flops, bytes;
 };
 ps_status store_kernel_put(struct ps_store *st, int64_t device_id, const struct ps_kernel_sample *s);
-/* Calls cb for each stored sample of device_id (op NULL = all ops). */
+/* Calls cb for each stored sample of device_id (op NULL = all ops), in the
+ * order stored; a nonzero return from cb stops the walk (still PS_OK). */
 ps_status store_kernel_each(struct ps_store *st, int64_t device_id, const char *op,
 			    int (*cb)(const struct ps_kernel_sample *s, void *arg), void *arg);
 struct ps_comm_sample {

@@ -1,0 +1,95 @@
+/* act.c — elementwise kernels: GELU (tanh approximation), SwiGLU and the
+ * residual add, forward and backward.
+ *
+ * GELU is evaluated as x * sigmoid(2u) with u = sqrt(2/pi)(x + 0.044715 x^3),
+ * which equals 0.5 x (1 + tanh u) exactly but avoids the cancellation of
+ * 1 + tanh u for negative x, and uses the vectorisable kern_expf instead of
+ * tanhf (a libm call would stop vectorisation). */
+#include "config.h"
+
+#include "kernels.h"
+#include "kernels-int.h"
+
+#define GELU_K 0.7978845608028654f /* sqrt(2/pi) */
+#define GELU_A 0.044715f
+
+void cpu_gelu_forward(float *out, const float *inp, size_t n)
+{
+	/* no restrict: out may equal inp (same index read then written) */
+#pragma omp parallel for simd schedule(static)
+	for (size_t i = 0; i < n; i++) {
+		float x = inp[i];
+		float u = GELU_K * (x + GELU_A * x * x * x);
+		out[i] = x / (1.0f + kern_expf(-2.0f * u));
+	}
+}
+
+void cpu_gelu_backward(float *dinp, const float *inp, const float *dout, size_t n)
+{
+	float *restrict di = dinp;
+	const float *restrict x_ = inp, *restrict d = dout;
+#pragma omp parallel for simd schedule(static)
+	for (size_t i = 0; i < n; i++) {
+		float x = x_[i];
+		float u = GELU_K * (x + GELU_A * x * x * x);
+		float sg = 1.0f / (1.0f + kern_expf(-2.0f * u));
+		float du = GELU_K * (1.0f + 3.0f * GELU_A * x * x);
+		di[i] += (sg + 2.0f * x * sg * (1.0f - sg) * du) * d[i];
+	}
+}
+
+void cpu_swiglu_forward(float *out, const float *inp, int M, int F)
+{
+#pragma omp parallel for schedule(static)
+	for (int i = 0; i < M; i++) {
+		const float *restrict a = inp + (size_t)i * 2 * F;
+		const float *restrict bb = a + F;
+		float *restrict o = out + (size_t)i * F;
+#pragma omp simd
+		for (int c = 0; c < F; c++)
+			o[c] = a[c] / (1.0f + kern_expf(-a[c])) * bb[c];
+	}
+}
+
+void cpu_swiglu_backward(float *dinp, const float *inp, const float *dout, int M, int F)
+{
+#pragma omp parallel for schedule(static)
+	for (int i = 0; i < M; i++) {
+		const float *restrict a = inp + (size_t)i * 2 * F;
+		const float *restrict bb = a + F;
+		const float *restrict d = dout + (size_t)i * F;
+		float *restrict da = dinp + (size_t)i * 2 * F;
+		float *restrict db = da + F;
+#pragma omp simd
+		for (int c = 0; c < F; c++) {
+			float sg = 1.0f / (1.0f + kern_expf(-a[c]));
+			da[c] += d[c] * bb[c] * sg * (1.0f + a[c] * (1.0f - sg));
+			db[c] += d[c] * a[c] * sg;
+		}
+	}
+}
+
+void cpu_residual_forward(float *out, const float *a, const float *b, size_t n)
+{
+#pragma omp parallel for simd schedule(static)
+	for (size_t i = 0; i < n; i++)
+		out[i] = a[i] + b[i];
+}
+
+void cpu_residual_backward(float *da, float *db, const float *dout, size_t n)
+{
+	if (da) {
+		float *restrict x = da;
+		const float *restrict d = dout;
+#pragma omp parallel for simd schedule(static)
+		for (size_t i = 0; i < n; i++)
+			x[i] += d[i];
+	}
+	if (db) {
+		float *restrict x = db;
+		const float *restrict d = dout;
+#pragma omp parallel for simd schedule(static)
+		for (size_t i = 0; i < n; i++)
+			x[i] += d[i];
+	}
+}

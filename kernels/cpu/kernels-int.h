@@ -1,0 +1,70 @@
+/* kernels-int.h — private helpers of the CPU kernels (not part of the API):
+ * a vectorisable expf and small inline utilities.
+ *
+ * The library is compiled for the baseline x86-64 ISA at -O2, so the hot
+ * elementwise loops carry `#pragma omp simd` (honoured because OpenMP is on)
+ * and avoid libm calls, which would stop vectorisation. */
+#ifndef PS_KERNELS_INT_H
+#define PS_KERNELS_INT_H
+
+/* GCC refuses to if-convert (and so to vectorise) loops holding float
+ * compares while -ftrapping-math is on (the default).  The kernels never
+ * read floating-point exception flags, so trapping math is turned off for
+ * the functions of the files that include this header.  (Clang vectorises
+ * these loops without it.) */
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC optimize("no-trapping-math")
+#endif
+
+#include <stdint.h>
+#include <string.h>
+
+static inline uint32_t kern_f2u(float f)
+{
+	uint32_t u;
+	memcpy(&u, &f, sizeof u);
+	return u;
+}
+
+static inline float kern_u2f(uint32_t u)
+{
+	float f;
+	memcpy(&f, &u, sizeof f);
+	return f;
+}
+
+/* exp(x) in float, within ~2 ulp of expf for x in [-87, 88]; inputs below
+ * are clamped to -87 (result ~1.6e-38 instead of a subnormal or 0: callers
+ * that need an exact 0 for -inf test for it), above to 88.  Range
+ * reduction x = n ln2 + r with |r| <= ln2/2 (round to nearest by the 1.5*2^23
+ * trick, so it vectorises on SSE2), Cephes degree-6 polynomial for e^r,
+ * 2^n built in the exponent bits. */
+static inline float kern_expf(float x)
+{
+	x = x < -87.0f ? -87.0f : x;
+	x = x > 88.0f ? 88.0f : x;
+	const float magic = 12582912.0f; /* 1.5 * 2^23 */
+	float t = x * 1.44269504088896341f + magic;
+	float n = t - magic;
+	int32_t ni = (int32_t)(kern_f2u(t) - kern_f2u(magic));
+	float r = x - n * 0.693359375f;
+	r = r - n * -2.12194440e-4f;
+	float p = 1.9875691500e-4f;
+	p = p * r + 1.3981999507e-3f;
+	p = p * r + 8.3334519073e-3f;
+	p = p * r + 4.1665795894e-2f;
+	p = p * r + 1.6666665459e-1f;
+	p = p * r + 5.0000001201e-1f;
+	p = p * r * r + r + 1.0f;
+	return p * kern_u2f((uint32_t)(ni + 127) << 23);
+}
+
+/* Split [0,n) into nparts nearly equal ranges; range k is [*lo, *hi). */
+static inline void kern_range(size_t n, int nparts, int k, size_t *lo, size_t *hi)
+{
+	size_t q = n / (size_t)nparts, r = n % (size_t)nparts, kk = (size_t)k;
+	*lo = kk * q + (kk < r ? kk : r);
+	*hi = *lo + q + (kk < r ? 1 : 0);
+}
+
+#endif

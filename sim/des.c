@@ -1,0 +1,988 @@
+/* des.c — the discrete-event simulator: plays a step graph in simulated time.
+ *
+ * Model (doc/network-model.md, "The discrete-event engine", says why):
+ *  - Time is an integer count of picoseconds; every duration is rounded to
+ *    the picosecond once, so runs are bit-for-bit deterministic.
+ *  - Each (rank, stream) runs its tasks in graph order, one at a time.  A
+ *    task begins when it is the head of its stream, the stream is free and
+ *    all its dependencies have finished.  Each stream owns one event node
+ *    (its running task's completion), so the heap never holds more than
+ *    nranks * STREAM_COUNT_ events and nothing is allocated per event.
+ *  - Speed: one sequential pass over the graph validates it and extracts a
+ *    24-byte record per task with its price already computed (kernels
+ *    through a small shape cache, collectives through a per-(rank, group)
+ *    cache in front of the network memo), so the event loop never reads
+ *    the 150-byte graph tasks again.  All arrays are sized once per run.
+ *  - Kernel: costmodel_kernel_s (or flops / 1e12 s when the cost model is
+ *    NULL) x the rank's slowdown, x (1 + device.overlap_slowdown) when a
+ *    communication transfer of the same rank is in flight at the moment the
+ *    kernel begins.  Memory tasks take no time.
+ *  - Collective: priced by net_coll_time for the group that
+ *    graph_task_group gives (Megatron rank order, with the concurrent
+ *    identical groups).  The tasks of one collective on several
+ *    representatives meet: it starts when the last of them reaches it
+ *    (rendezvous) and all finish together.  Which tasks form one
+ *    collective: those whose task.match names the same leader task (the
+ *    builder's contract); for collectives without a match (UINT32_MAX),
+ *    the k-th collective of a group kind on each representative of the
+ *    same group instance.  Members folded away are identical and arrive
+ *    together, so a collective alone in the graph starts at once.
+ *  - Send/recv (matched by task.match): rendezvous of the pair; the
+ *    transfer starts when both are ready and both finish together after
+ *    net_p2p_time.  An unmatched send or recv transfers alone to/from
+ *    task.u.p2p.peer.  net == NULL makes all communication free.
+ *  - Accounting per rank, swept online between consecutive event times:
+ *    compute busy = union of kernel intervals; comm in flight per kind =
+ *    union of transfer intervals (waiting for a partner is not in flight);
+ *    exposed = time with a transfer in flight and no kernel running,
+ *    attributed to one kind by priority TP > CP > PP > ZERO > DP > NONE
+ *    (synchronous kinds first: those are what compute waits on);
+ *    idle = step time - busy - exposed.
+ *
+ * It does not model memory capacity (sim/memory does), launch queues,
+ * kernel-kernel concurrency slowdowns, or contention between different
+ * collectives in flight at the same time. */
+#include "config.h"
+#include "des.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+
+#include "event-queue.h"
+
+#define NONE32 UINT32_MAX
+#define NGROUP_KINDS (GROUP_WORLD + 1)
+#define KCACHE_SIZE 4096 /* kernel price cache entries; power of two */
+#define CCACHE_WAYS 4    /* collective price cache entries per (rank, group kind) */
+
+enum { TS_PENDING = 0, TS_WAITING, TS_RUNNING, TS_DONE };
+
+/* What the event loop needs of a task. */
+struct dtask {
+	double base_s;                /* kernel: seconds x rank slowdown; comm: transfer seconds */
+	uint32_t stream;              /* rank * STREAM_COUNT_ + stream */
+	uint32_t deps_left;
+	uint32_t aux;                 /* coll: rendezvous id; send/recv: matching task; NONE32 */
+	uint8_t kind, comm, phase, state;
+};
+
+struct des_stream {
+	struct ps_event ev;
+	uint32_t first, count, pos;   /* tasks order[first .. first+count), next = pos */
+	uint32_t running;             /* task on the stream (waiting or running), NONE32 if free */
+};
+
+struct des_rank {
+	int64_t last_ps;              /* accounting swept up to here */
+	int ncompute;
+	int ncomm_total;
+	int ncomm[COMM_KIND_COUNT_];
+	int64_t busy_ps, recompute_ps, optimizer_ps, end_ps;
+	int64_t comm_ps[COMM_KIND_COUNT_], exposed_ps[COMM_KIND_COUNT_];
+	double slow;                  /* kernel time multiplier */
+};
+
+struct kcache_entry {
+	int valid;
+	int op, dtype;
+	struct ps_shape shape;
+	double s;
+};
+
+struct ccache_entry {
+	double bytes, s;
+	int size, valid;
+	uint8_t op, algo;
+};
+
+struct des {
+	const struct ps_graph *g;
+	const struct ps_costmodel *cm;
+	struct ps_net *net;
+	ps_net_tier tier;
+	double overlap;               /* device.overlap_slowdown */
+	ps_coll_algo default_algo;
+	int nstreams;
+	struct des_stream *streams;   /* (nranks * STREAM_COUNT_) */
+	struct des_rank *ranks;       /* (nranks) */
+	struct dtask *dt;             /* (ntasks) */
+	uint32_t *order;              /* (ntasks) task ids grouped by stream */
+	uint32_t *succ_off, *succ;    /* CSR of dependents: (ntasks + 1), (ndeps) */
+	uint32_t ninfer;              /* collectives without task.match */
+	int deps_contiguous;          /* task i's deps follow task i-1's in g->deps */
+	uint64_t deps_next;
+	/* Collective rendezvous. */
+	uint32_t nrv;
+	uint32_t *rv_first, *rv_n, *rv_arrived, *rv_tasks;
+	size_t rv_cap, rvt_cap;
+	/* Price caches. */
+	struct kcache_entry *kcache;  /* (KCACHE_SIZE) or NULL */
+	struct ps_group_desc *gdesc;  /* (nranks * NGROUP_KINDS) */
+	uint8_t *gdesc_valid;
+	struct ccache_entry *ccache;  /* (nranks * NGROUP_KINDS * CCACHE_WAYS) */
+	struct ps_event_queue q;
+	struct ps_event *held;        /* the event being handled, still at the heap's root */
+	int64_t now;
+	uint64_t events;
+	uint32_t done;
+	struct ps_trace_event *trace; /* (ntasks) or NULL */
+	ps_status err;
+};
+
+static const ps_comm_kind exposed_priority[COMM_KIND_COUNT_] = {COMM_TP, COMM_CP, COMM_PP, COMM_ZERO, COMM_DP, COMM_NONE};
+
+/* ---------------------------------------------------------------- helpers */
+
+/* The per-task arrays of a 2M-task graph are tens of MB: ask for huge
+ * pages (fewer page faults and TLB misses) where the system offers them. */
+static void *big_alloc(size_t bytes)
+{
+	const size_t huge = (size_t)2 << 20;
+	if (bytes < 4 * huge)
+		return malloc(bytes);
+	void *p = NULL;
+	if (posix_memalign(&p, huge, bytes) != 0)
+		return NULL;
+#ifdef MADV_HUGEPAGE
+	madvise(p, bytes, MADV_HUGEPAGE);
+#endif
+	return p;
+}
+
+static inline int to_ps(double s, int64_t *out)
+{
+	if (!(s >= 0) || s > 9.0e6) /* negative, NaN, or beyond ~100 days */
+		return -1;
+	*out = (int64_t)(s * 1e12 + 0.5); /* round half up; s >= 0 */
+	return 0;
+}
+
+static void fail(struct des *d, ps_status st)
+{
+	if (d->err == PS_OK)
+		d->err = st;
+}
+
+/* Sweep a rank's accounting forward to now, under its current counters. */
+static void rank_advance(struct des_rank *r, int64_t now)
+{
+	int64_t dt = now - r->last_ps;
+	if (dt <= 0)
+		return;
+	r->last_ps = now;
+	if (r->ncompute > 0)
+		r->busy_ps += dt;
+	if (r->ncomm_total > 0) {
+		for (int k = 0; k < COMM_KIND_COUNT_; k++)
+			if (r->ncomm[k] > 0)
+				r->comm_ps[k] += dt;
+		if (r->ncompute == 0)
+			for (int i = 0; i < COMM_KIND_COUNT_; i++)
+				if (r->ncomm[exposed_priority[i]] > 0) {
+					r->exposed_ps[exposed_priority[i]] += dt;
+					break;
+				}
+	}
+}
+
+static inline uint32_t stream_of(const struct ps_task *t) { return t->rank * STREAM_COUNT_ + t->stream; }
+static inline struct des_rank *rank_of(struct des *d, const struct dtask *x)
+{
+	return &d->ranks[x->stream / STREAM_COUNT_];
+}
+
+/* Hash of the fields that tell kernels apart in practice; equality still
+ * compares every field. */
+static uint64_t shape_hash(int op, int dtype, const struct ps_shape *s)
+{
+	uint64_t h = (uint64_t)(op | dtype << 8 | s->variant << 16);
+	h = (h ^ (uint64_t)s->M) * 0x9E3779B97F4A7C15ULL;
+	h = (h ^ (uint64_t)s->N) * 0x9E3779B97F4A7C15ULL;
+	h = (h ^ (uint64_t)s->K) * 0x9E3779B97F4A7C15ULL;
+	h = (h ^ (uint64_t)(s->n + s->T * 31 + s->NH * 131 + s->V * 7)) * 0x9E3779B97F4A7C15ULL;
+	return h ^ (h >> 29);
+}
+
+/* Every field up to and including variant (not the tail padding). */
+#define SHAPE_KEY_BYTES (offsetof(struct ps_shape, variant) + sizeof(int))
+
+static inline int shape_equal(const struct ps_shape *a, const struct ps_shape *b)
+{
+	return memcmp(a, b, SHAPE_KEY_BYTES) == 0;
+}
+
+/* Seconds of one kernel call before slowdowns. */
+static double kernel_seconds(struct des *d, const struct ps_task *t)
+{
+	if (!d->cm)
+		return t->flops / 1e12;
+	int op = (int)t->u.kernel.op, dt = t->u.kernel.dtype;
+	const struct ps_shape *s = &t->u.kernel.shape;
+	struct kcache_entry *e = &d->kcache[shape_hash(op, dt, s) & (KCACHE_SIZE - 1)];
+	if (e->valid && e->op == op && e->dtype == dt && shape_equal(&e->shape, s))
+		return e->s;
+	double x = costmodel_kernel_s(d->cm, t->u.kernel.op, s, (ps_dtype)dt);
+	e->valid = 1;
+	e->op = op;
+	e->dtype = dt;
+	memset(&e->shape, 0, sizeof e->shape);
+	memcpy(&e->shape, s, SHAPE_KEY_BYTES);
+	e->s = x;
+	return x;
+}
+
+/* Seconds of a collective task: the network price of its group, through a
+ * small cache per (rank, group kind); -1 when the group does not fit. */
+static double coll_seconds(struct des *d, uint32_t i, const struct ps_task *t)
+{
+	if (!d->net)
+		return 0;
+	size_t slot = (size_t)t->rank * NGROUP_KINDS + t->u.coll.group;
+	ps_coll_algo algo = (ps_coll_algo)t->u.coll.algo;
+	if (algo == ALGO_AUTO)
+		algo = d->default_algo;
+	int size = t->u.coll.group_size;
+	double bytes = t->u.coll.bytes;
+	uint64_t bb;
+	memcpy(&bb, &bytes, sizeof bb);
+	struct ccache_entry *e =
+		&d->ccache[slot * CCACHE_WAYS + ((bb >> 20) ^ (bb >> 40) ^ (uint64_t)t->u.coll.op) % CCACHE_WAYS];
+	if (e->valid && e->bytes == bytes && e->size == size && e->op == t->u.coll.op && e->algo == algo)
+		return e->s;
+	if (!d->gdesc_valid[slot]) {
+		struct ps_group_desc gd = {1, 1, 0, 1, 0};
+		if (d->g->sc)
+			graph_task_group(d->g, t, &gd);
+		d->gdesc[slot] = gd;
+		d->gdesc_valid[slot] = 1;
+	}
+	struct ps_group_desc gd = d->gdesc[slot];
+	if (size > 0)
+		gd.size = size;
+	double s = 0;
+	if (gd.size > 1) {
+		s = net_coll_time(d->net, d->tier, t->u.coll.op, &gd, bytes, algo);
+		if (s < 0) {
+			fail(d, PS_ERROR(PS_ERR_INVALID,
+					 "simulate: task %u: %s over %d ranks (first %d, stride %d) does not fit the cluster",
+					 i, coll_op_name(t->u.coll.op), gd.size, gd.first_rank, gd.stride));
+			return -1;
+		}
+	}
+	e->valid = 1;
+	e->bytes = bytes;
+	e->size = size;
+	e->op = (uint8_t)t->u.coll.op;
+	e->algo = (uint8_t)algo;
+	e->s = s;
+	return s;
+}
+
+/* Seconds of an unmatched send or recv (from the sender to the receiver). */
+static double p2p_seconds(struct des *d, uint32_t i, const struct ps_task *t)
+{
+	if (!d->net)
+		return 0;
+	const struct ps_graph *g = d->g;
+	int a = g->ranks[t->rank].global_rank, b = g->ranks[t->u.p2p.peer].global_rank;
+	if (t->kind == TASK_RECV) {
+		int x = a;
+		a = b;
+		b = x;
+	}
+	double s = net_p2p_time(d->net, d->tier, a, b, t->u.p2p.bytes);
+	if (s < 0) {
+		fail(d, PS_ERROR(PS_ERR_INVALID, "simulate: task %u: transfer %d -> %d of %g bytes is invalid", i, a, b,
+				 t->u.p2p.bytes));
+		return -1;
+	}
+	return s;
+}
+
+/* ---------------------------------------------------------------- task life */
+
+static void schedule_end(struct des *d, uint32_t tid, int64_t dur_ps)
+{
+	struct dtask *x = &d->dt[tid];
+	x->state = TS_RUNNING;
+	if (d->trace)
+		d->trace[tid].start_s = (double)d->now * 1e-12;
+	struct ps_event *ev = &d->streams[x->stream].ev;
+	if (!d->held) {
+		if (event_queue_push(&d->q, ev, d->now + dur_ps) != PS_OK) /* cannot happen: sized for every stream */
+			fail(d, PS_ERR_NOMEM);
+	} else if (ev == d->held) { /* the stream whose task just ended starts its next one */
+		event_queue_reschedule(&d->q, ev, d->now + dur_ps);
+		d->held = NULL;
+	} else { /* another stream starts: it takes the handled event's place */
+		event_queue_replace(&d->q, d->held, ev, d->now + dur_ps);
+		d->held = NULL;
+	}
+}
+
+static void transfer_start(struct des *d, uint32_t tid, double seconds)
+{
+	struct dtask *x = &d->dt[tid];
+	int64_t dur;
+	if (to_ps(seconds, &dur)) {
+		fail(d, PS_ERROR(PS_ERR_INVALID, "simulate: task %u: invalid transfer time %g s", tid, seconds));
+		dur = 0;
+	}
+	struct des_rank *r = rank_of(d, x);
+	rank_advance(r, d->now);
+	r->ncomm[x->comm]++;
+	r->ncomm_total++;
+	schedule_end(d, tid, dur);
+}
+
+static void task_begin(struct des *d, struct des_stream *s, uint32_t tid)
+{
+	struct dtask *x = &d->dt[tid];
+	s->running = tid;
+	switch (x->kind) {
+	case TASK_KERNEL: {
+		struct des_rank *r = rank_of(d, x);
+		double sec = r->ncomm_total > 0 ? x->base_s * (1.0 + d->overlap) : x->base_s;
+		int64_t dur;
+		if (to_ps(sec, &dur)) {
+			fail(d, PS_ERROR(PS_ERR_INVALID, "simulate: task %u: kernel time %g s is invalid", tid, sec));
+			dur = 0;
+		}
+		rank_advance(r, d->now);
+		r->ncompute++;
+		if (x->phase == PHASE_RECOMPUTE)
+			r->recompute_ps += dur;
+		else if (x->phase == PHASE_OPTIMIZER)
+			r->optimizer_ps += dur;
+		schedule_end(d, tid, dur);
+		break;
+	}
+	case TASK_COLL: {
+		uint32_t rv = x->aux;
+		if (rv == NONE32) {
+			transfer_start(d, tid, x->base_s);
+			break;
+		}
+		x->state = TS_WAITING;
+		if (++d->rv_arrived[rv] < d->rv_n[rv])
+			break;
+		const uint32_t *m = &d->rv_tasks[d->rv_first[rv]];
+		double sec = 0;
+		for (uint32_t i = 0; i < d->rv_n[rv]; i++)
+			sec = fmax(sec, d->dt[m[i]].base_s);
+		for (uint32_t i = 0; i < d->rv_n[rv]; i++)
+			transfer_start(d, m[i], sec);
+		break;
+	}
+	case TASK_SEND:
+	case TASK_RECV: {
+		if (x->aux == NONE32) {
+			transfer_start(d, tid, x->base_s);
+			break;
+		}
+		/* Matched: base_s holds the bytes; the pair is checked and priced
+		 * here, where the partner's record is read anyway. */
+		struct dtask *y = &d->dt[x->aux];
+		if (y->kind != (x->kind == TASK_SEND ? TASK_RECV : TASK_SEND) || y->aux != tid ||
+		    y->stream / STREAM_COUNT_ == x->stream / STREAM_COUNT_) {
+			fail(d, PS_ERROR(PS_ERR_INVALID, "simulate: task %u: %s is not matched by a %s on another rank",
+					 tid, x->kind == TASK_SEND ? "send" : "recv", x->kind == TASK_SEND ? "recv" : "send"));
+			break;
+		}
+		if (y->state != TS_WAITING) {
+			x->state = TS_WAITING;
+			break;
+		}
+		const struct dtask *snd = x->kind == TASK_SEND ? x : y, *rcv = x->kind == TASK_SEND ? y : x;
+		double sec = 0;
+		if (d->net) {
+			int a = d->g->ranks[snd->stream / STREAM_COUNT_].global_rank;
+			int b = d->g->ranks[rcv->stream / STREAM_COUNT_].global_rank;
+			sec = net_p2p_time(d->net, d->tier, a, b, snd->base_s);
+			if (sec < 0) {
+				fail(d, PS_ERROR(PS_ERR_INVALID, "simulate: task %u: transfer %d -> %d of %g bytes is invalid",
+						 tid, a, b, snd->base_s));
+				break;
+			}
+		}
+		transfer_start(d, x->aux, sec);
+		transfer_start(d, tid, sec);
+		break;
+	}
+	default: /* TASK_MEM */
+		schedule_end(d, tid, 0);
+		break;
+	}
+}
+
+static inline void stream_try(struct des *d, struct des_stream *s)
+{
+	if (s->running != NONE32 || s->pos >= s->count)
+		return;
+	uint32_t tid = d->order[s->first + s->pos];
+	if (d->dt[tid].deps_left == 0)
+		task_begin(d, s, tid);
+}
+
+static void task_end(struct des *d, struct des_stream *s)
+{
+	uint32_t tid = s->running;
+	struct dtask *x = &d->dt[tid];
+	struct des_rank *r = rank_of(d, x);
+	if (x->kind == TASK_KERNEL) {
+		rank_advance(r, d->now);
+		r->ncompute--;
+	} else if (x->kind != TASK_MEM) {
+		rank_advance(r, d->now);
+		r->ncomm[x->comm]--;
+		r->ncomm_total--;
+	}
+	if (d->now > r->end_ps)
+		r->end_ps = d->now;
+	x->state = TS_DONE;
+	d->done++;
+	if (d->trace)
+		d->trace[tid].end_s = (double)d->now * 1e-12;
+	s->running = NONE32;
+	s->pos++;
+	for (uint32_t i = d->succ_off[tid]; i < d->succ_off[tid + 1]; i++) {
+		uint32_t u = d->succ[i];
+		if (--d->dt[u].deps_left == 0)
+			stream_try(d, &d->streams[d->dt[u].stream]);
+	}
+	stream_try(d, s);
+}
+
+/* ---------------------------------------------------------------- rendezvous */
+
+/* Room for a rendezvous of m tasks; returns its id, or NONE32 when out of
+ * memory.  The caller fills rv_tasks[rv_first[id] ..]. */
+static uint32_t rv_new(struct des *d, uint32_t m)
+{
+	if (d->nrv + 1 > d->rv_cap) {
+		size_t cap = d->rv_cap ? 2 * d->rv_cap : 1024;
+		uint32_t *p1 = realloc(d->rv_first, cap * sizeof *p1);
+		if (!p1)
+			return NONE32;
+		d->rv_first = p1;
+		uint32_t *p2 = realloc(d->rv_n, cap * sizeof *p2);
+		if (!p2)
+			return NONE32;
+		d->rv_n = p2;
+		d->rv_cap = cap;
+	}
+	size_t base = d->nrv ? (size_t)d->rv_first[d->nrv - 1] + d->rv_n[d->nrv - 1] : 0;
+	if (base + m > d->rvt_cap) {
+		size_t cap = d->rvt_cap ? d->rvt_cap : 4096;
+		while (base + m > cap)
+			cap *= 2;
+		uint32_t *p = realloc(d->rv_tasks, cap * sizeof *p);
+		if (!p)
+			return NONE32;
+		d->rv_tasks = p;
+		d->rvt_cap = cap;
+	}
+	uint32_t rv = d->nrv++;
+	d->rv_first[rv] = (uint32_t)base;
+	d->rv_n[rv] = m;
+	return rv;
+}
+
+/* Explicit matching: collectives whose task.match names the same leader
+ * (the lowest id of the instance, the graph builder's contract) are one
+ * collective.  On entry dt[i].aux holds the leader for followers (NONE32
+ * for leaders) and nfollow[leader] the number of followers; on exit aux is
+ * the rendezvous id (NONE32 for a collective alone in the graph).  Only
+ * called when some collective has followers (unfolded graphs). */
+static ps_status rendezvous_explicit(struct des *d, const uint32_t *nfollow)
+{
+	uint32_t n = d->g->ntasks;
+	for (uint32_t i = 0; i < n; i++) {
+		struct dtask *x = &d->dt[i];
+		if (x->kind != TASK_COLL)
+			continue;
+		if (nfollow[i] > 0) { /* a leader */
+			uint32_t rv = rv_new(d, nfollow[i] + 1);
+			if (rv == NONE32)
+				return PS_ERROR(PS_ERR_NOMEM, "simulate: out of memory");
+			x->aux = rv;
+			d->rv_tasks[d->rv_first[rv]] = i;
+			d->rv_n[rv] = 1; /* filled so far; grows back to the full count below */
+		} else if (x->aux != NONE32) { /* a follower (unmatched collectives are NONE32 until inferred) */
+			uint32_t leader = x->aux;
+			if (leader > i)
+				return PS_ERROR(PS_ERR_INVALID, "simulate: task %u: its collective leader %u comes after it",
+						i, leader);
+			uint32_t rv = d->dt[leader].aux;
+			x->aux = rv;
+			d->rv_tasks[d->rv_first[rv] + d->rv_n[rv]++] = i;
+		}
+	}
+	return PS_OK;
+}
+
+/* Identifier of the group instance of `kind` that rank ri belongs to:
+ * its Megatron global rank with the coordinates that vary inside the
+ * group set to zero.  Without a scenario every rank is in one instance. */
+static int64_t group_instance(const struct ps_strategy *st, const struct ps_rank_info *ri, int kind)
+{
+	if (!st)
+		return 0;
+	int64_t tp = st->tp > 0 ? st->tp : 1, cp = st->cp > 0 ? st->cp : 1, dp = st->dp > 0 ? st->dp : 1;
+	int64_t t = ri->tp_rank, c = ri->cp_rank, d = ri->dp_rank, s = ri->pp_stage;
+	switch (kind) {
+	case GROUP_TP: t = 0; break;
+	case GROUP_CP: c = 0; break;
+	case GROUP_DP: d = 0; break;
+	case GROUP_DP_CP: c = 0; d = 0; break;
+	case GROUP_PP: s = 0; break;
+	default: return 0; /* GROUP_WORLD */
+	}
+	return t + tp * (c + cp * (d + dp * s));
+}
+
+struct rep_key {
+	int64_t inst;
+	int rank;
+};
+
+static int rep_key_cmp(const void *a, const void *b)
+{
+	const struct rep_key *x = a, *y = b;
+	if (x->inst != y->inst)
+		return x->inst < y->inst ? -1 : 1;
+	return x->rank - y->rank;
+}
+
+/* Inferred matching for collectives without task.match: for each group
+ * kind whose instances hold several representatives, the k-th collective
+ * of that kind on each of them is one collective. */
+static ps_status rendezvous_infer(struct des *d)
+{
+	const struct ps_graph *g = d->g;
+	const struct ps_strategy *st = g->sc ? &g->sc->strategy : NULL;
+	int nr = g->nranks;
+	struct rep_key *keys = malloc((size_t)nr * sizeof *keys);
+	uint32_t *cnt = malloc(((size_t)nr + 1) * sizeof *cnt);
+	uint32_t *off = malloc(((size_t)nr + 1) * sizeof *off);
+	uint32_t *lists = NULL;
+	ps_status rc = PS_OK;
+	if (!keys || !cnt || !off) {
+		rc = PS_ERROR(PS_ERR_NOMEM, "simulate: out of memory");
+		goto out;
+	}
+	for (int kind = 0; kind < NGROUP_KINDS; kind++) {
+		for (int r = 0; r < nr; r++) {
+			keys[r].inst = group_instance(st, &g->ranks[r], kind);
+			keys[r].rank = r;
+		}
+		qsort(keys, (size_t)nr, sizeof *keys, rep_key_cmp);
+		int shared = 0;
+		for (int r = 1; r < nr; r++)
+			if (keys[r].inst == keys[r - 1].inst)
+				shared = 1;
+		if (!shared)
+			continue;
+		/* Per representative, its unmatched collectives of this kind in graph order. */
+		memset(cnt, 0, ((size_t)nr + 1) * sizeof *cnt);
+		uint32_t total = 0;
+		for (uint32_t i = 0; i < g->ntasks; i++) {
+			const struct ps_task *t = &g->tasks[i];
+			if (t->kind == TASK_COLL && t->match == NONE32 && t->u.coll.group == (ps_group_kind)kind) {
+				cnt[t->rank]++;
+				total++;
+			}
+		}
+		if (total == 0)
+			continue;
+		free(lists);
+		lists = malloc((size_t)total * sizeof *lists);
+		if (!lists) {
+			rc = PS_ERROR(PS_ERR_NOMEM, "simulate: out of memory");
+			goto out;
+		}
+		off[0] = 0;
+		for (int r = 0; r < nr; r++)
+			off[r + 1] = off[r] + cnt[r];
+		memset(cnt, 0, (size_t)nr * sizeof *cnt);
+		for (uint32_t i = 0; i < g->ntasks; i++) {
+			const struct ps_task *t = &g->tasks[i];
+			if (t->kind == TASK_COLL && t->match == NONE32 && t->u.coll.group == (ps_group_kind)kind)
+				lists[off[t->rank] + cnt[t->rank]++] = i;
+		}
+		for (int a = 0; a < nr;) {
+			int b = a + 1;
+			while (b < nr && keys[b].inst == keys[a].inst)
+				b++;
+			uint32_t m = (uint32_t)(b - a), n0 = cnt[keys[a].rank];
+			for (int i = a + 1; i < b; i++)
+				if (cnt[keys[i].rank] != n0) {
+					rc = PS_ERROR(PS_ERR_INVALID,
+						      "simulate: ranks %d and %d are in one group but have %u and %u "
+						      "collectives on it",
+						      keys[a].rank, keys[i].rank, n0, cnt[keys[i].rank]);
+					goto out;
+				}
+			for (uint32_t k = 0; m > 1 && k < n0; k++) {
+				uint32_t rv = rv_new(d, m);
+				if (rv == NONE32) {
+					rc = PS_ERROR(PS_ERR_NOMEM, "simulate: out of memory");
+					goto out;
+				}
+				const struct ps_task *t0 = &g->tasks[lists[off[keys[a].rank] + k]];
+				for (int i = a; i < b; i++) {
+					uint32_t tid = lists[off[keys[i].rank] + k];
+					const struct ps_task *t = &g->tasks[tid];
+					if (t->u.coll.op != t0->u.coll.op || t->u.coll.bytes != t0->u.coll.bytes) {
+						rc = PS_ERROR(PS_ERR_INVALID,
+							      "simulate: collective %u of rank %d (task %u) does not match "
+							      "task %u of rank %d",
+							      k, keys[i].rank, tid, t0->id, keys[a].rank);
+						goto out;
+					}
+					d->rv_tasks[d->rv_first[rv] + (uint32_t)(i - a)] = tid;
+					d->dt[tid].aux = rv;
+				}
+			}
+			a = b;
+		}
+	}
+out:
+	free(keys);
+	free(cnt);
+	free(off);
+	free(lists);
+	return rc;
+}
+
+/* ---------------------------------------------------------------- setup */
+
+/* Check one task and extract its record; counts its stream and the
+ * dependents of its dependencies. */
+static ps_status task_extract(struct des *d, uint32_t i, uint32_t *succ_cnt, uint32_t **nfollow)
+{
+	const struct ps_graph *g = d->g;
+	const struct ps_task *t = &g->tasks[i];
+	struct dtask *x = &d->dt[i];
+	if ((int)t->rank >= g->nranks || t->stream >= STREAM_COUNT_ || t->kind > TASK_MEM)
+		return PS_ERROR(PS_ERR_INVALID, "simulate: task %u: bad rank %u, stream %u or kind %u", i, t->rank,
+				t->stream, t->kind);
+	if ((uint64_t)t->dep_first + t->ndeps > g->ndeps)
+		return PS_ERROR(PS_ERR_INVALID, "simulate: task %u: dependencies out of range", i);
+	const uint32_t *dp = g->deps + t->dep_first;
+	if (t->dep_first != d->deps_next)
+		d->deps_contiguous = 0;
+	d->deps_next = (uint64_t)t->dep_first + t->ndeps;
+	for (uint32_t k = 0; k < t->ndeps; k++) {
+		if (dp[k] >= g->ntasks || dp[k] == i)
+			return PS_ERROR(PS_ERR_INVALID, "simulate: task %u: bad dependency %u", i, dp[k]);
+		succ_cnt[dp[k]]++;
+	}
+	x->stream = stream_of(t);
+	x->deps_left = t->ndeps;
+	x->kind = t->kind;
+	x->comm = t->comm < COMM_KIND_COUNT_ ? t->comm : COMM_NONE;
+	x->phase = t->phase;
+	x->state = TS_PENDING;
+	x->aux = NONE32;
+	d->streams[x->stream].count++;
+	switch (t->kind) {
+	case TASK_KERNEL:
+		x->base_s = kernel_seconds(d, t) * d->ranks[t->rank].slow;
+		if (!(x->base_s >= 0) || !isfinite(x->base_s))
+			return PS_ERROR(PS_ERR_INVALID, "simulate: task %u: kernel time %g s is invalid", i, x->base_s);
+		break;
+	case TASK_COLL:
+		if ((unsigned)t->u.coll.group >= NGROUP_KINDS || (unsigned)t->u.coll.op > COLL_ALLTOALL ||
+		    !(t->u.coll.bytes >= 0) || !isfinite(t->u.coll.bytes))
+			return PS_ERROR(PS_ERR_INVALID, "simulate: task %u: bad collective", i);
+		if (t->match == NONE32) {
+			d->ninfer++;
+		} else if (t->match == i) {
+			x->aux = NONE32; /* alone unless followers turn up (rendezvous_explicit) */
+		} else {
+			const struct ps_task *l = t->match < g->ntasks ? &g->tasks[t->match] : NULL;
+			if (!l || l->kind != TASK_COLL || l->match != t->match || l->u.coll.op != t->u.coll.op ||
+			    l->u.coll.bytes != t->u.coll.bytes || l->rank == t->rank)
+				return PS_ERROR(PS_ERR_INVALID,
+						"simulate: task %u: collective match %u is not the same collective on "
+						"another rank",
+						i, t->match);
+			if (!*nfollow && !(*nfollow = calloc((size_t)g->ntasks, sizeof **nfollow)))
+				return PS_ERROR(PS_ERR_NOMEM, "simulate: out of memory");
+			(*nfollow)[t->match]++;
+		}
+		if (t->match != i)
+			x->aux = t->match;
+		x->base_s = coll_seconds(d, i, t);
+		if (x->base_s < 0)
+			return d->err;
+		break;
+	case TASK_SEND:
+	case TASK_RECV:
+		if (!(t->u.p2p.bytes >= 0) || !isfinite(t->u.p2p.bytes))
+			return PS_ERROR(PS_ERR_INVALID, "simulate: task %u: bad message size", i);
+		if (t->match != NONE32) {
+			/* checked against its partner when it runs (task_begin) */
+			if (t->match >= g->ntasks || t->match == i)
+				return PS_ERROR(PS_ERR_INVALID, "simulate: task %u: match %u is not a task", i, t->match);
+			x->aux = t->match;
+			x->base_s = t->u.p2p.bytes;
+			break;
+		}
+		if (t->u.p2p.peer < 0 || t->u.p2p.peer >= g->nranks)
+			return PS_ERROR(PS_ERR_INVALID, "simulate: task %u: peer %d is not a rank", i, t->u.p2p.peer);
+		x->base_s = p2p_seconds(d, i, t);
+		if (x->base_s < 0)
+			return d->err;
+		break;
+	default:
+		x->base_s = 0;
+		break;
+	}
+	return PS_OK;
+}
+
+static void des_fini(struct des *d)
+{
+	free(d->streams);
+	free(d->ranks);
+	free(d->dt);
+	free(d->order);
+	free(d->succ_off);
+	free(d->succ);
+	free(d->rv_first);
+	free(d->rv_n);
+	free(d->rv_arrived);
+	free(d->rv_tasks);
+	free(d->kcache);
+	free(d->gdesc);
+	free(d->gdesc_valid);
+	free(d->ccache);
+}
+
+static ps_status des_init(struct des *d)
+{
+	const struct ps_graph *g = d->g;
+	uint32_t n = g->ntasks;
+	size_t nrk = (size_t)g->nranks * NGROUP_KINDS;
+	if (g->nranks < 1 || !g->ranks)
+		return PS_ERROR(PS_ERR_INVALID, "simulate: step graph has no ranks");
+	d->nstreams = g->nranks * STREAM_COUNT_;
+	d->streams = calloc((size_t)d->nstreams, sizeof *d->streams);
+	d->ranks = calloc((size_t)g->nranks, sizeof *d->ranks);
+	d->dt = big_alloc(((size_t)n + 1) * sizeof *d->dt);
+	d->order = big_alloc(((size_t)n + 1) * sizeof *d->order);
+	d->succ_off = big_alloc(((size_t)n + 2) * sizeof *d->succ_off);
+	d->succ = big_alloc(((size_t)g->ndeps + 1) * sizeof *d->succ);
+	if (d->succ_off)
+		memset(d->succ_off, 0, ((size_t)n + 2) * sizeof *d->succ_off);
+	d->gdesc = malloc(nrk * sizeof *d->gdesc);
+	d->gdesc_valid = calloc(nrk, 1);
+	d->ccache = calloc(nrk * CCACHE_WAYS, sizeof *d->ccache);
+	if (d->cm)
+		d->kcache = calloc(KCACHE_SIZE, sizeof *d->kcache);
+	if (!d->streams || !d->ranks || !d->dt || !d->order || !d->succ_off || !d->succ || !d->gdesc ||
+	    !d->gdesc_valid || !d->ccache || (d->cm && !d->kcache))
+		return PS_ERROR(PS_ERR_NOMEM, "simulate: out of memory for %u tasks", n);
+	for (int r = 0; r < g->nranks; r++) {
+		double sl = g->ranks[r].slowdown;
+		d->ranks[r].slow = sl > 0 && isfinite(sl) ? sl : 1.0;
+	}
+
+	/* The one pass over the graph: check, extract, price, count. */
+	uint32_t *nfollow = NULL;
+	ps_status rc = PS_OK;
+	d->deps_contiguous = 1;
+	d->deps_next = 0;
+	for (uint32_t i = 0; i < n && rc == PS_OK; i++)
+		rc = task_extract(d, i, d->succ_off, &nfollow);
+	if (d->deps_next != g->ndeps)
+		d->deps_contiguous = 0;
+	if (rc == PS_OK && nfollow)
+		rc = rendezvous_explicit(d, nfollow);
+	free(nfollow);
+	if (rc == PS_OK && d->ninfer)
+		rc = rendezvous_infer(d);
+	if (rc == PS_OK && d->nrv && !(d->rv_arrived = calloc(d->nrv, sizeof *d->rv_arrived)))
+		rc = PS_ERROR(PS_ERR_NOMEM, "simulate: out of memory");
+	if (rc != PS_OK)
+		return rc;
+
+	/* Streams: tasks grouped by (rank, stream), in graph order. */
+	uint32_t acc = 0;
+	for (int s = 0; s < d->nstreams; s++) {
+		d->streams[s].first = acc;
+		acc += d->streams[s].count;
+		d->streams[s].count = 0;
+		d->streams[s].running = NONE32;
+	}
+	/* Dependents (CSR): succ_off[k] holds the count of k's dependents;
+	 * make it the end of k's list, then fill backwards so it ends at the
+	 * start, lists in ascending task order. */
+	for (uint32_t i = 1; i < n; i++)
+		d->succ_off[i] += d->succ_off[i - 1];
+	d->succ_off[n] = n ? d->succ_off[n - 1] : 0;
+	const uint32_t *dp = g->deps + g->ndeps; /* graph_add order: no need to read the tasks again */
+	for (uint32_t i = n; i-- > 0;) {
+		uint32_t nd = d->dt[i].deps_left;
+		dp = d->deps_contiguous ? dp - nd : g->deps + g->tasks[i].dep_first;
+		for (uint32_t k = 0; k < nd; k++)
+			d->succ[--d->succ_off[dp[k]]] = i;
+	}
+	for (uint32_t i = 0; i < n; i++) {
+		struct des_stream *s = &d->streams[d->dt[i].stream];
+		d->order[s->first + s->count++] = i;
+	}
+	return PS_OK;
+}
+
+/* ---------------------------------------------------------------- run */
+
+ps_status des_run(const struct ps_graph *g, const struct ps_costmodel *cm, struct ps_net *net, ps_net_tier tier,
+		  int want_trace, struct ps_des_result *res)
+{
+	if (!res)
+		return PS_ERROR(PS_ERR_INVALID, "simulate: no result");
+	memset(res, 0, sizeof *res);
+	if (!g)
+		return PS_ERROR(PS_ERR_INVALID, "simulate: no step graph");
+
+	struct des d;
+	memset(&d, 0, sizeof d);
+	d.g = g;
+	d.cm = cm;
+	d.net = net;
+	d.tier = tier;
+	d.err = PS_OK;
+	if (g->sc) {
+		double ov = g->sc->cluster.device.overlap_slowdown;
+		d.overlap = ov > 0 && isfinite(ov) ? ov : 0;
+		d.default_algo = g->sc->strategy.coll_algo;
+	}
+	ps_status rc = des_init(&d);
+	if (rc != PS_OK)
+		goto out;
+	res->nranks = g->nranks;
+	res->ranks = calloc((size_t)g->nranks, sizeof *res->ranks);
+	if (!res->ranks) {
+		rc = PS_ERROR(PS_ERR_NOMEM, "simulate: out of memory");
+		goto out;
+	}
+	if (want_trace && g->ntasks) {
+		d.trace = calloc(g->ntasks, sizeof *d.trace);
+		if (!d.trace) {
+			rc = PS_ERROR(PS_ERR_NOMEM, "simulate: out of memory for the trace");
+			goto out;
+		}
+	}
+
+	/* Streams start in index order (rank-major), then events in (time, seq). */
+	rc = event_queue_init(&d.q, (size_t)d.nstreams);
+	if (rc != PS_OK)
+		goto out;
+	d.now = 0;
+	for (int s = 0; s < d.nstreams && d.err == PS_OK; s++)
+		stream_try(&d, &d.streams[s]);
+	struct ps_event *e;
+	while (d.err == PS_OK && (e = event_queue_peek(&d.q))) {
+		d.now = e->time;
+		d.events++;
+		d.held = e;
+		task_end(&d, PS_CONTAINER_OF(e, struct des_stream, ev));
+		if (d.held) /* its stream did not start a new task: leave the queue */
+			event_queue_remove(&d.q, e);
+		d.held = NULL;
+	}
+	if (d.err != PS_OK) {
+		rc = d.err;
+		goto out;
+	}
+	if (d.done < g->ntasks) {
+		uint32_t i = 0;
+		while (i < g->ntasks && d.dt[i].state == TS_DONE)
+			i++;
+		const struct ps_task *t = &g->tasks[i];
+		rc = PS_ERROR(PS_ERR_INVALID,
+			      "simulate: the step graph deadlocks: %u of %u tasks never finished; first: task %u "
+			      "(rank %u, stream %s, %s)",
+			      g->ntasks - d.done, g->ntasks, i, t->rank, stream_name((ps_stream)t->stream),
+			      d.dt[i].state == TS_WAITING ? "waiting for its partners" : "never started");
+		goto out;
+	}
+
+	int64_t makespan = 0;
+	for (int r = 0; r < g->nranks; r++)
+		if (d.ranks[r].end_ps > makespan)
+			makespan = d.ranks[r].end_ps;
+	res->step_time_s = (double)makespan * 1e-12;
+	res->events = d.events;
+	for (int r = 0; r < g->nranks; r++) {
+		const struct des_rank *x = &d.ranks[r];
+		struct ps_des_rank_stats *o = &res->ranks[r];
+		int64_t exposed = 0;
+		o->busy_compute_s = (double)x->busy_ps * 1e-12;
+		o->recompute_s = (double)x->recompute_ps * 1e-12;
+		o->optimizer_s = (double)x->optimizer_ps * 1e-12;
+		for (int k = 0; k < COMM_KIND_COUNT_; k++) {
+			o->comm_s[k] = (double)x->comm_ps[k] * 1e-12;
+			o->exposed_comm_s[k] = (double)x->exposed_ps[k] * 1e-12;
+			exposed += x->exposed_ps[k];
+		}
+		o->idle_s = (double)(makespan - x->busy_ps - exposed) * 1e-12;
+		o->end_s = (double)x->end_ps * 1e-12;
+	}
+	if (d.trace) {
+		for (uint32_t i = 0; i < g->ntasks; i++) {
+			const struct ps_task *t = &g->tasks[i];
+			struct ps_trace_event *te = &d.trace[i];
+			te->task_id = i;
+			te->rank = (int32_t)t->rank;
+			te->stream = t->stream;
+			te->kind = t->kind;
+			te->phase = t->phase;
+			te->layer = t->layer;
+			te->microbatch = t->microbatch;
+			te->flops = t->flops;
+			switch (t->kind) {
+			case TASK_COLL:
+				te->bytes = t->u.coll.bytes;
+				break;
+			case TASK_SEND:
+			case TASK_RECV:
+				te->bytes = t->u.p2p.bytes;
+				break;
+			case TASK_MEM:
+				te->bytes = t->u.mem.delta_bytes;
+				break;
+			default:
+				break;
+			}
+			const char *name = graph_task_name(t);
+			snprintf(te->name, sizeof te->name, "%s", name ? name : "?");
+		}
+		res->trace = d.trace;
+		res->ntrace = g->ntasks;
+		d.trace = NULL;
+	}
+	rc = PS_OK;
+out:
+	free(d.trace);
+	event_queue_fini(&d.q);
+	des_fini(&d);
+	if (rc != PS_OK)
+		des_result_fini(res);
+	return rc;
+}
+
+void des_result_fini(struct ps_des_result *res)
+{
+	if (!res)
+		return;
+	free(res->ranks);
+	free(res->trace);
+	memset(res, 0, sizeof *res);
+}
