@@ -10,7 +10,10 @@
 
 static int pc_did_init;
 
-int profile_comm_available(void) { return 1; }
+int profile_comm_available(void)
+{
+	return 1;
+}
 
 ps_status profile_comm_init(int *argc, char ***argv)
 {
@@ -62,7 +65,8 @@ ps_status profile_comm_bcast_int(int *v)
 	return PS_OK;
 }
 
-ps_status profile_comm_run(const char *op, size_t bytes, int iters, void *sendbuf, void *recvbuf, double *max_s)
+ps_status profile_comm_run(const char *op, size_t bytes, int iters, void *sendbuf, void *recvbuf,
+			   double *max_s)
 {
 	int rank = profile_comm_rank(), size = profile_comm_size();
 	int count = (int)(bytes / sizeof(float));
@@ -75,14 +79,16 @@ ps_status profile_comm_run(const char *op, size_t bytes, int iters, void *sendbu
 	for (int i = 0; i < iters && rc == MPI_SUCCESS; i++) {
 		if (strcmp(op, "sendrecv") == 0) {
 			if (peer >= 0)
-				rc = MPI_Sendrecv(sendbuf, count, MPI_FLOAT, peer, 7, recvbuf, count, MPI_FLOAT, peer, 7,
-						  MPI_COMM_WORLD, MPI_STATUS_IGNORE);
+				rc = MPI_Sendrecv(sendbuf, count, MPI_FLOAT, peer, 7, recvbuf, count,
+						  MPI_FLOAT, peer, 7, MPI_COMM_WORLD, MPI_STATUS_IGNORE);
 		} else if (strcmp(op, "allreduce") == 0) {
 			rc = MPI_Allreduce(sendbuf, recvbuf, count, MPI_FLOAT, MPI_SUM, MPI_COMM_WORLD);
 		} else if (strcmp(op, "allgather") == 0) {
-			rc = MPI_Allgather(sendbuf, part, MPI_FLOAT, recvbuf, part, MPI_FLOAT, MPI_COMM_WORLD);
+			rc =
+			    MPI_Allgather(sendbuf, part, MPI_FLOAT, recvbuf, part, MPI_FLOAT, MPI_COMM_WORLD);
 		} else if (strcmp(op, "reducescatter") == 0) {
-			rc = MPI_Reduce_scatter_block(sendbuf, recvbuf, part, MPI_FLOAT, MPI_SUM, MPI_COMM_WORLD);
+			rc = MPI_Reduce_scatter_block(sendbuf, recvbuf, part, MPI_FLOAT, MPI_SUM,
+						      MPI_COMM_WORLD);
 		} else {
 			return PS_ERROR(PS_ERR_INVALID, "unknown collective \"%s\"", op);
 		}

@@ -127,7 +127,8 @@ static int pc_wls(const struct ps_comm_sample *s, const int *idx, int m, int col
 		if (s[idx[i]].bytes > scale)
 			scale = s[idx[i]].bytes;
 	gsl_matrix *X = gsl_matrix_alloc((size_t)m, (size_t)p);
-	gsl_vector *y = gsl_vector_alloc((size_t)m), *w = gsl_vector_alloc((size_t)m), *b = gsl_vector_alloc((size_t)p);
+	gsl_vector *y = gsl_vector_alloc((size_t)m), *w = gsl_vector_alloc((size_t)m),
+		   *b = gsl_vector_alloc((size_t)p);
 	gsl_matrix *cov = gsl_matrix_alloc((size_t)p, (size_t)p);
 	gsl_multifit_linear_workspace *ws = gsl_multifit_linear_alloc((size_t)m, (size_t)p);
 	int ok = -1;
@@ -179,7 +180,8 @@ ps_status profile_comm_fit(const struct ps_comm_sample *s, size_t n, const char 
 	fit->ranks = ranks;
 	int m = 0;
 	for (size_t i = n; i-- > 0;) { /* newest first; skip sizes already taken */
-		if (strcmp(s[i].op, op) != 0 || s[i].ranks != ranks || !(s[i].median_s > 0) || !(s[i].bytes > 0))
+		if (strcmp(s[i].op, op) != 0 || s[i].ranks != ranks || !(s[i].median_s > 0) ||
+		    !(s[i].bytes > 0))
 			continue;
 		int dup = 0;
 		for (int j = 0; j < m && !dup; j++)

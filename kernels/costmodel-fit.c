@@ -52,7 +52,10 @@ static void cm_dims_to_shape(const int64_t d[CM_NFIELDS], int variant, struct ps
 	s->variant = variant;
 }
 
-static double cm_log(int64_t v) { return log(v > 1 ? (double)v : 1.0); }
+static double cm_log(int64_t v)
+{
+	return log(v > 1 ? (double)v : 1.0);
+}
 
 static double cm_fit_eval(const struct cm_group *g, double flops, double bytes)
 {
@@ -295,11 +298,12 @@ static int cm_dtype_rank(ps_dtype want, ps_dtype have)
 	if (have == want)
 		return 0;
 	if (have < want)
-		return 1 + (int)(want - have);   /* wider: next in the fallback chain */
+		return 1 + (int)(want - have);	  /* wider: next in the fallback chain */
 	return DTYPE_COUNT_ + (int)(have - want); /* narrower: last resort */
 }
 
-static const struct cm_group *cm_group_find(const struct ps_costmodel *cm, ps_op op, ps_dtype dtype, int variant)
+static const struct cm_group *cm_group_find(const struct ps_costmodel *cm, ps_op op, ps_dtype dtype,
+					    int variant)
 {
 	const struct cm_group *best = NULL;
 	int best_score = 0;
@@ -316,7 +320,8 @@ static const struct cm_group *cm_group_find(const struct ps_costmodel *cm, ps_op
 	return best;
 }
 
-double cm_profile_kernel_s(const struct ps_costmodel *cm, ps_op op, const struct ps_shape *shape, ps_dtype dtype)
+double cm_profile_kernel_s(const struct ps_costmodel *cm, ps_op op, const struct ps_shape *shape,
+			   ps_dtype dtype)
 {
 	int64_t qd[CM_NFIELDS];
 	cm_shape_to_dims(shape, qd);
@@ -382,20 +387,32 @@ ps_status cm_profile_build(struct ps_costmodel *cm, const struct ps_kernel_sampl
 		int dt = cm_dtype_from_name(s[i].dtype);
 		if (op_parse(s[i].op, &op) != 0) {
 			free(ord);
-			return PS_ERROR(PS_ERR_INVALID, "cost model: sample %zu: unknown op \"%.32s\"", i, s[i].op);
+			return PS_ERROR(PS_ERR_INVALID, "cost model: sample %zu: unknown op \"%.32s\"", i,
+					s[i].op);
 		}
 		if (dt < 0) {
 			free(ord);
-			return PS_ERROR(PS_ERR_INVALID, "cost model: sample %zu: unknown dtype \"%.8s\"", i, s[i].dtype);
+			return PS_ERROR(PS_ERR_INVALID, "cost model: sample %zu: unknown dtype \"%.8s\"", i,
+					s[i].dtype);
 		}
 		if (!(s[i].median_s > 0) || !isfinite(s[i].median_s)) {
 			free(ord);
-			return PS_ERROR(PS_ERR_INVALID, "cost model: sample %zu (%s): median time must be positive",
-					i, s[i].op);
+			return PS_ERROR(PS_ERR_INVALID,
+					"cost model: sample %zu (%s): median time must be positive", i,
+					s[i].op);
 		}
 		ord[i] = (struct cm_sorted){.op = (int)op, .dtype = dt, .variant = s[i].variant, .i = i};
-		struct ps_shape sh = {.M = s[i].M, .N = s[i].N, .K = s[i].K, .B = s[i].B, .T = s[i].T, .C = s[i].C,
-				      .NH = s[i].NH, .KVH = s[i].KVH, .HS = s[i].HS, .V = s[i].V, .n = s[i].n};
+		struct ps_shape sh = {.M = s[i].M,
+				      .N = s[i].N,
+				      .K = s[i].K,
+				      .B = s[i].B,
+				      .T = s[i].T,
+				      .C = s[i].C,
+				      .NH = s[i].NH,
+				      .KVH = s[i].KVH,
+				      .HS = s[i].HS,
+				      .V = s[i].V,
+				      .n = s[i].n};
 		cm_shape_to_dims(&sh, ord[i].dim);
 	}
 	qsort(ord, n, sizeof *ord, cm_cmp_sorted);

@@ -194,11 +194,12 @@ ps_status costmodel_local_alloc(struct ps_store *st, int threads, struct ps_cost
 	if (rc == PS_OK)
 		rc = store_device_find(st, fp, &id);
 	if (rc == PS_ERR_NOTFOUND)
-		return PS_ERROR(PS_ERR_NOTFOUND,
-				"no kernel profile of this machine with %d threads (fingerprint %s): run `parasim "
-				"profile --threads %d`",
-				threads > 0 ? threads : profile_default_threads(), fp,
-				threads > 0 ? threads : profile_default_threads());
+		return PS_ERROR(
+		    PS_ERR_NOTFOUND,
+		    "no kernel profile of this machine with %d threads (fingerprint %s): run `parasim "
+		    "profile --threads %d`",
+		    threads > 0 ? threads : profile_default_threads(), fp,
+		    threads > 0 ? threads : profile_default_threads());
 	if (rc != PS_OK)
 		return rc;
 	return costmodel_profile_alloc(st, id, out);
@@ -212,7 +213,8 @@ void costmodel_free(struct ps_costmodel *cm)
 	free(cm);
 }
 
-double costmodel_kernel_s(const struct ps_costmodel *cm, ps_op op, const struct ps_shape *shape, ps_dtype dtype)
+double costmodel_kernel_s(const struct ps_costmodel *cm, ps_op op, const struct ps_shape *shape,
+			  ps_dtype dtype)
 {
 	if (cm->source == CM_PROFILE)
 		return cm_profile_kernel_s(cm, op, shape, dtype);
@@ -228,7 +230,8 @@ ps_status costmodel_quality(const struct ps_costmodel *cm, ps_op op, struct ps_c
 {
 	memset(q, 0, sizeof *q);
 	if (cm->source != CM_PROFILE)
-		return PS_ERROR(PS_ERR_UNSUPPORTED, "cost model: fit quality needs a profile, not a datasheet");
+		return PS_ERROR(PS_ERR_UNSUPPORTED,
+				"cost model: fit quality needs a profile, not a datasheet");
 	return cm_profile_quality(cm, op, q);
 }
 

@@ -16,11 +16,13 @@
 
 #include "ops.h"
 
-static const char *const op_names[OP_COUNT_] = {
+static const char *const op_names[] = {
 	"embed_fwd",  "embed_bwd",  "norm_fwd",     "norm_bwd",     "matmul_fwd", "matmul_bwd",
 	"attn_fwd",   "attn_bwd",   "gelu_fwd",     "gelu_bwd",     "swiglu_fwd", "swiglu_bwd",
 	"residual_fwd", "residual_bwd", "xent_fwd", "xent_bwd",     "adamw",      "gradclip",
 };
+
+_Static_assert(sizeof op_names / sizeof op_names[0] == OP_COUNT_, "ops.c: one name per op of ops.h");
 
 const char *op_name(ps_op op)
 {

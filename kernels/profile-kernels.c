@@ -53,14 +53,15 @@ struct pk_levels {
 
 struct pk_spec {
 	struct pk_levels M, C, V, T, B; /* tokens, hidden, vocab, seq len, batch */
-	int64_t max_tokens;             /* B*T of attention */
-	int64_t hs_lo, hs_hi;           /* head sizes (powers of 2) */
-	int64_t attn_limit;             /* skip attention with C*B*T*T above (0 = none) */
-	int64_t lm_max_C;               /* lm-head matmul (N = largest V) up to this C */
-	double r_elem;                  /* ratio of successive element counts */
-	int64_t elo, ehi, plo, phi;     /* elementwise n, parameter n ranges */
+	int64_t max_tokens;		/* B*T of attention */
+	int64_t hs_lo, hs_hi;		/* head sizes (powers of 2) */
+	int64_t attn_limit;		/* skip attention with C*B*T*T above (0 = none) */
+	int64_t lm_max_C;		/* lm-head matmul (N = largest V) up to this C */
+	double r_elem;			/* ratio of successive element counts */
+	int64_t elo, ehi, plo, phi;	/* elementwise n, parameter n ranges */
 };
 
+/* clang-format off */
 /* CPU: 2 cores, tokens 64..2048, hidden 64..1024, vocab scaled down. */
 static const struct pk_spec pk_cpu[3] = {
 	[PROFILE_TINY] = {{2, {64, 128}}, {1, {64}}, {1, {256}}, {2, {32, 64}}, {1, {1}}, 2048, 32, 32, 0, 0,
@@ -82,6 +83,7 @@ static const struct pk_spec pk_gpu[3] = {
 			  {3, {32768, 65536, 131072}}, {5, {512, 1024, 2048, 4096, 8192}}, {4, {1, 2, 4, 8}}, 16384,
 			  64, 128, 0, 4096, M_SQRT2, 65536, 268435456, 262144, 268435456},
 };
+/* clang-format on */
 
 struct pk_grid {
 	struct ps_profile_shape *s;
@@ -142,13 +144,15 @@ ps_status profile_grid(ps_profile_level level, int gpu, struct ps_profile_shape 
 				for (int c = 0; c < Cs.n; c++) {
 					int64_t M = Ms.v[m], T = M < Ts.v[Ts.n - 1] ? M : Ts.v[Ts.n - 1];
 					pk_add(&g, pass ? OP_EMBED_BWD : OP_EMBED_FWD,
-					       (struct ps_shape){.B = M / T, .T = T, .C = Cs.v[c], .V = Vs.v[v]});
+					       (struct ps_shape){
+						   .B = M / T, .T = T, .C = Cs.v[c], .V = Vs.v[v]});
 				}
 		for (int variant = 0; variant < 2; variant++)
 			for (int m = 0; m < Ms.n; m++)
 				for (int c = 0; c < Cs.n; c++)
 					pk_add(&g, pass ? OP_NORM_BWD : OP_NORM_FWD,
-					       (struct ps_shape){.M = Ms.v[m], .C = Cs.v[c], .variant = variant});
+					       (struct ps_shape){
+						   .M = Ms.v[m], .C = Cs.v[c], .variant = variant});
 		/* Linear layers of a block: qkv (3C x C), proj (C x C), fc (4C x C),
 		 * fc-proj (C x 4C), with bias; the lm head (V x C, no bias). */
 		static const int kinds[4][2] = {{3, 1}, {1, 1}, {4, 1}, {1, 4}};
@@ -156,11 +160,14 @@ ps_status profile_grid(ps_profile_level level, int gpu, struct ps_profile_shape 
 			for (int c = 0; c < Cs.n; c++) {
 				for (int k = 0; k < (tiny ? 1 : 4); k++)
 					pk_add(&g, pass ? OP_MATMUL_BWD : OP_MATMUL_FWD,
-					       (struct ps_shape){.M = Ms.v[m], .N = kinds[k][0] * Cs.v[c],
-								 .K = kinds[k][1] * Cs.v[c], .variant = 1});
+					       (struct ps_shape){.M = Ms.v[m],
+								 .N = kinds[k][0] * Cs.v[c],
+								 .K = kinds[k][1] * Cs.v[c],
+								 .variant = 1});
 				if (Cs.v[c] <= sp->lm_max_C)
 					pk_add(&g, pass ? OP_MATMUL_BWD : OP_MATMUL_FWD,
-					       (struct ps_shape){.M = Ms.v[m], .N = Vs.v[Vs.n - 1], .K = Cs.v[c]});
+					       (struct ps_shape){
+						   .M = Ms.v[m], .N = Vs.v[Vs.n - 1], .K = Cs.v[c]});
 			}
 		/* Attention: NH = C/HS heads, plain multi-head (KVH = NH) and
 		 * grouped KV (KVH = NH/4). */
@@ -178,10 +185,14 @@ ps_status profile_grid(ps_profile_level level, int gpu, struct ps_profile_shape 
 						if (NH < 2 || (!full && hs < sp->hs_hi && c > 0))
 							continue;
 						pk_add(&g, pass ? OP_ATTN_BWD : OP_ATTN_FWD,
-						       (struct ps_shape){.B = B, .T = T, .NH = NH, .KVH = NH, .HS = hs});
+						       (struct ps_shape){
+							   .B = B, .T = T, .NH = NH, .KVH = NH, .HS = hs});
 						if (NH >= 4 && !tiny)
 							pk_add(&g, pass ? OP_ATTN_BWD : OP_ATTN_FWD,
-							       (struct ps_shape){.B = B, .T = T, .NH = NH, .KVH = NH / 4,
+							       (struct ps_shape){.B = B,
+										 .T = T,
+										 .NH = NH,
+										 .KVH = NH / 4,
 										 .HS = hs});
 					}
 				}
@@ -196,7 +207,8 @@ ps_status profile_grid(ps_profile_level level, int gpu, struct ps_profile_shape 
 			pk_add(&g, pass ? OP_RESIDUAL_BWD : OP_RESIDUAL_FWD, (struct ps_shape){.n = nel[i]});
 		for (int v = 0; v < Vs.n; v++)
 			for (int m = 0; m < Ms.n; m++)
-				pk_add(&g, pass ? OP_XENT_BWD : OP_XENT_FWD, (struct ps_shape){.M = Ms.v[m], .V = Vs.v[v]});
+				pk_add(&g, pass ? OP_XENT_BWD : OP_XENT_FWD,
+				       (struct ps_shape){.M = Ms.v[m], .V = Vs.v[v]});
 	}
 	for (int i = 0; i < nnpar; i++)
 		pk_add(&g, OP_ADAMW, (struct ps_shape){.n = npar[i]});
@@ -218,10 +230,10 @@ ps_status profile_grid(ps_profile_level level, int gpu, struct ps_profile_shape 
 struct pk_bufs {
 	const struct ps_backend *be;
 	ps_dtype dt;
-	void *d[PK_NBUF];       /* device buffers */
-	size_t nf[PK_NBUF];     /* elements */
-	int f32[PK_NBUF];       /* 1: fp32 whatever dt (statistics, moments) */
-	int *tok;               /* device token ids / targets */
+	void *d[PK_NBUF];   /* device buffers */
+	size_t nf[PK_NBUF]; /* elements */
+	int f32[PK_NBUF];   /* 1: fp32 whatever dt (statistics, moments) */
+	int *tok;	    /* device token ids / targets */
 	size_t ntok;
 	int step;
 };
@@ -251,7 +263,8 @@ static void pk_sizes(ps_op op, const struct ps_shape *s, size_t nf[PK_NBUF], int
 	memset(f32, 0, PK_NBUF * sizeof *f32);
 	*ntok = 0;
 	size_t M = (size_t)s->M, N = (size_t)s->N, K = (size_t)s->K, B = (size_t)s->B, T = (size_t)s->T;
-	size_t C = (size_t)s->C, NH = (size_t)s->NH, KVH = (size_t)s->KVH, HS = (size_t)s->HS, V = (size_t)s->V;
+	size_t C = (size_t)s->C, NH = (size_t)s->NH, KVH = (size_t)s->KVH, HS = (size_t)s->HS,
+	       V = (size_t)s->V;
 	size_t n = (size_t)(s->n ? s->n : s->M * s->N);
 	switch (op) {
 	case OP_EMBED_FWD: /* out/dout, wte/dwte, wpe/dwpe */
@@ -336,7 +349,8 @@ static ps_status pk_call(ps_op op, const struct ps_shape *s, struct pk_bufs *b)
 	case OP_MATMUL_FWD:
 		return be->matmul_forward(be, dt, d[0], d[1], d[2], s->variant ? d[3] : NULL, M, K, N);
 	case OP_MATMUL_BWD:
-		return be->matmul_backward(be, dt, d[4], d[5], s->variant ? d[6] : NULL, d[0], d[1], d[2], M, K, N);
+		return be->matmul_backward(be, dt, d[4], d[5], s->variant ? d[6] : NULL, d[0], d[1], d[2], M,
+					   K, N);
 	case OP_ATTN_FWD:
 		return be->attention_forward(be, dt, d[0], d[1], d[2], B, T, NH, KVH, HS);
 	case OP_ATTN_BWD:
@@ -358,8 +372,8 @@ static ps_status pk_call(ps_op op, const struct ps_shape *s, struct pk_bufs *b)
 	case OP_XENT_BWD:
 		return be->xent_backward(be, dt, d[3], d[2], d[1], b->tok, 1.0f, M, V);
 	case OP_ADAMW:
-		return be->adamw_update(be, dt, d[0], NULL, d[1], d[2], d[3], n, 1e-4f, 0.9f, 0.95f, 1e-8f, 0.1f,
-					1.0f, ++b->step);
+		return be->adamw_update(be, dt, d[0], NULL, d[1], d[2], d[3], n, 1e-4f, 0.9f, 0.95f, 1e-8f,
+					0.1f, 1.0f, ++b->step);
 	case OP_GRADCLIP:
 		/* The global-norm pass (what op_flops/op_bytes count): max_norm 0
 		 * never scales, so repeated calls see the same data. */
@@ -382,7 +396,8 @@ static ps_status pk_setup(const struct ps_backend *be, ps_dtype dt, const struct
 			maxn = b->nf[i];
 	float *host = malloc((maxn ? maxn : 1) * sizeof *host);
 	if (!host)
-		return PS_ERROR(PS_ERR_NOMEM, "profile %s: cannot allocate %zu floats", op_name(sh->op), maxn);
+		return PS_ERROR(PS_ERR_NOMEM, "profile %s: cannot allocate %zu floats", op_name(sh->op),
+				maxn);
 	uint64_t state = 0x9e3779b97f4a7c15ull ^ (uint64_t)sh->op;
 	ps_status rc = PS_OK;
 	for (int i = 0; i < PK_NBUF && rc == PS_OK; i++) {
@@ -423,7 +438,8 @@ static ps_status pk_setup(const struct ps_backend *be, ps_dtype dt, const struct
 }
 
 /* One timed sample: `inner` calls, then a sync; seconds per call. */
-static ps_status pk_sample(const struct ps_profile_shape *sh, struct pk_bufs *b, int inner, double *per_call_s)
+static ps_status pk_sample(const struct ps_profile_shape *sh, struct pk_bufs *b, int inner,
+			   double *per_call_s)
 {
 	double c0 = pk_now();
 	ps_status rc = PS_OK;

@@ -56,7 +56,10 @@ static void pf_putn(struct pf_buf *b, const char *s, size_t n)
 	b->s[b->len] = '\0';
 }
 
-static void pf_puts(struct pf_buf *b, const char *s) { pf_putn(b, s, strlen(s)); }
+static void pf_puts(struct pf_buf *b, const char *s)
+{
+	pf_putn(b, s, strlen(s));
+}
 
 static void pf_printf(struct pf_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void pf_printf(struct pf_buf *b, const char *fmt, ...)
@@ -158,7 +161,8 @@ ps_status profile_fingerprint(const struct ps_backend *be, int threads, char *fp
 			return rc;
 	}
 	char model[256] = "unknown", flags[4096] = "";
-	if (pf_cpuinfo("model name", model, sizeof model) != 0 && pf_cpuinfo("Hardware", model, sizeof model) != 0)
+	if (pf_cpuinfo("model name", model, sizeof model) != 0 &&
+	    pf_cpuinfo("Hardware", model, sizeof model) != 0)
 		pf_cpuinfo("CPU part", model, sizeof model);
 	if (pf_cpuinfo("flags", flags, sizeof flags) != 0)
 		pf_cpuinfo("Features", flags, sizeof flags);
@@ -284,12 +288,31 @@ void profile_opts_init(struct ps_profile_opts *o, ps_profile_level level)
 /* --- CSV import -------------------------------------------------------------- */
 
 enum {
-	PC_OP, PC_DTYPE, PC_M, PC_N, PC_K, PC_B, PC_T, PC_C, PC_NH, PC_KVH, PC_HS, PC_V, PC_n, PC_VARIANT,
-	PC_MEDIAN, PC_SPREAD, PC_REPS, PC_FLOPS, PC_BYTES, PC_SOURCE, PC_COUNT
+	PC_OP,
+	PC_DTYPE,
+	PC_M,
+	PC_N,
+	PC_K,
+	PC_B,
+	PC_T,
+	PC_C,
+	PC_NH,
+	PC_KVH,
+	PC_HS,
+	PC_V,
+	PC_n,
+	PC_VARIANT,
+	PC_MEDIAN,
+	PC_SPREAD,
+	PC_REPS,
+	PC_FLOPS,
+	PC_BYTES,
+	PC_SOURCE,
+	PC_COUNT
 };
-static const char *const pc_names[PC_COUNT] = {"op", "dtype", "M", "N", "K", "B", "T", "C", "NH", "KVH", "HS",
-					       "V", "n", "variant", "median_s", "spread_s", "reps", "flops",
-					       "bytes", "source"};
+static const char *const pc_names[PC_COUNT] = {
+    "op", "dtype", "M", "N",	   "K",	       "B",	   "T",	   "C",	    "NH",    "KVH",
+    "HS", "V",	   "n", "variant", "median_s", "spread_s", "reps", "flops", "bytes", "source"};
 static const char *const pc_dtypes[] = {"fp32", "tf32", "bf16", "fp16", "fp8"};
 
 #define PC_MAXF 64
@@ -412,7 +435,8 @@ ps_status profile_csv_read(const char *path, struct ps_kernel_sample **out, size
 		int col[PC_MAXF], errcol = 0;
 		int nf = pc_split(line, fld, col, PC_MAXF, &errcol);
 		if (nf < 0) {
-			rc = PS_ERROR(PS_ERR_PARSE, "%s:%d:%d: unterminated quoted field", path, lineno, errcol);
+			rc = PS_ERROR(PS_ERR_PARSE, "%s:%d:%d: unterminated quoted field", path, lineno,
+				      errcol);
 			goto out;
 		}
 		if (!have_header) {
@@ -425,22 +449,25 @@ ps_status profile_csv_read(const char *path, struct ps_kernel_sample **out, size
 						break;
 				if (k == PC_COUNT) {
 					rc = PS_ERROR(PS_ERR_PARSE,
-						      "%s:%d:%d: unknown column \"%s\" (expected op, dtype, M, N, K, B, T, C, "
-						      "NH, KVH, HS, V, n, variant, median_s, spread_s, reps, flops, bytes, "
+						      "%s:%d:%d: unknown column \"%s\" (expected op, dtype, "
+						      "M, N, K, B, T, C, "
+						      "NH, KVH, HS, V, n, variant, median_s, spread_s, reps, "
+						      "flops, bytes, "
 						      "source)",
 						      path, lineno, col[i], name);
 					goto out;
 				}
 				if (seen[k]) {
-					rc = PS_ERROR(PS_ERR_PARSE, "%s:%d:%d: column \"%s\" given twice", path, lineno,
-						      col[i], name);
+					rc = PS_ERROR(PS_ERR_PARSE, "%s:%d:%d: column \"%s\" given twice",
+						      path, lineno, col[i], name);
 					goto out;
 				}
 				seen[k] = 1;
 				colmap[i] = k;
 			}
 			if (!seen[PC_OP] || !seen[PC_MEDIAN]) {
-				rc = PS_ERROR(PS_ERR_PARSE, "%s:%d:1: header needs the columns op and median_s", path,
+				rc = PS_ERROR(PS_ERR_PARSE,
+					      "%s:%d:1: header needs the columns op and median_s", path,
 					      lineno);
 				goto out;
 			}
@@ -450,8 +477,8 @@ ps_status profile_csv_read(const char *path, struct ps_kernel_sample **out, size
 			continue;
 		}
 		if (nf != ncols) {
-			rc = PS_ERROR(PS_ERR_PARSE, "%s:%d:%d: expected %d fields as in the header, got %d", path, lineno,
-				      nf < ncols ? (int)len + 1 : col[ncols], ncols, nf);
+			rc = PS_ERROR(PS_ERR_PARSE, "%s:%d:%d: expected %d fields as in the header, got %d",
+				      path, lineno, nf < ncols ? (int)len + 1 : col[ncols], ncols, nf);
 			goto out;
 		}
 		if (n == nalloc) {
@@ -501,7 +528,7 @@ ps_status profile_csv_read(const char *path, struct ps_kernel_sample **out, size
 					if (*end || errno || x < 0 || x > (long long)1 << 40)
 						what = "a non-negative integer";
 				}
-				int64_t *dims[] = {&k->M, &k->N, &k->K, &k->B, &k->T, &k->C,
+				int64_t *dims[] = {&k->M,  &k->N,   &k->K,  &k->B, &k->T, &k->C,
 						   &k->NH, &k->KVH, &k->HS, &k->V, &k->n};
 				if (c == PC_VARIANT)
 					k->variant = (int)x;
@@ -516,8 +543,10 @@ ps_status profile_csv_read(const char *path, struct ps_kernel_sample **out, size
 			} else {
 				double x = *v ? strtod(v, &end) : 0;
 				int required = c == PC_MEDIAN;
-				if ((*v && (*end || errno || !isfinite(x) || x < 0)) || (required && !(x > 0)))
-					what = required ? "a positive time in seconds" : "a non-negative number";
+				if ((*v && (*end || errno || !isfinite(x) || x < 0)) ||
+				    (required && !(x > 0)))
+					what =
+					    required ? "a positive time in seconds" : "a non-negative number";
 				else if (c == PC_MEDIAN)
 					k->median_s = x;
 				else if (c == PC_SPREAD)
@@ -528,21 +557,25 @@ ps_status profile_csv_read(const char *path, struct ps_kernel_sample **out, size
 					k->bytes = x;
 			}
 			if (what) {
-				rc = PS_ERROR(PS_ERR_PARSE, "%s:%d:%d: %s: expected %s, got \"%s\"", path, lineno, col[i],
-					      pc_names[c], what, v);
+				rc = PS_ERROR(PS_ERR_PARSE, "%s:%d:%d: %s: expected %s, got \"%s\"", path,
+					      lineno, col[i], pc_names[c], what, v);
 				goto out;
 			}
 		}
 		if (has_source_col && !row_has_source && !hdr_source) {
-			rc = PS_ERROR(PS_ERR_PARSE, "%s:%d:1: source: empty, and no \"# source:\" line before", path,
-				      lineno);
+			rc =
+			    PS_ERROR(PS_ERR_PARSE, "%s:%d:1: source: empty, and no \"# source:\" line before",
+				     path, lineno);
 			goto out;
 		}
 		/* Missing flops/bytes are computed like the profiler's. */
 		ps_op op;
 		op_parse(k->op, &op);
-		struct ps_shape sh = {k->M, k->N, k->K, k->B, k->T, k->C, k->NH, k->KVH, k->HS, k->V, k->n, k->variant};
-		int eb = strcmp(k->dtype, "fp8") == 0 ? 1 : (strcmp(k->dtype, "bf16") == 0 || strcmp(k->dtype, "fp16") == 0) ? 2 : 4;
+		struct ps_shape sh = {k->M,  k->N,   k->K,  k->B, k->T, k->C,
+				      k->NH, k->KVH, k->HS, k->V, k->n, k->variant};
+		int eb = strcmp(k->dtype, "fp8") == 0					    ? 1
+			 : (strcmp(k->dtype, "bf16") == 0 || strcmp(k->dtype, "fp16") == 0) ? 2
+											    : 4;
 		if (!(k->flops > 0))
 			k->flops = op_flops(op, &sh);
 		if (!(k->bytes > 0))
@@ -559,8 +592,8 @@ ps_status profile_csv_read(const char *path, struct ps_kernel_sample **out, size
 		goto out;
 	}
 	if (!src.s) {
-		rc = PS_ERROR(PS_ERR_PARSE, "%s:1:1: no provenance: add a \"# source: ...\" line or a source column",
-			      path);
+		rc = PS_ERROR(PS_ERR_PARSE,
+			      "%s:1:1: no provenance: add a \"# source: ...\" line or a source column", path);
 		goto out;
 	}
 	if (src.nomem) {

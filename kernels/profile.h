@@ -51,8 +51,8 @@ ps_status profile_fingerprint(const struct ps_backend *be, int threads, char *fp
 
 typedef enum {
 	PROFILE_TINY = 0, /* 1-2 shapes per op: tests */
-	PROFILE_QUICK,    /* a coarse grid, < 60 s on 2 cores */
-	PROFILE_FULL      /* the full grid, ~10 min on 2 cores */
+	PROFILE_QUICK,	  /* a coarse grid, < 60 s on 2 cores */
+	PROFILE_FULL	  /* the full grid, ~10 min on 2 cores */
 } ps_profile_level;
 
 struct ps_profile_shape {
@@ -66,11 +66,11 @@ ps_status profile_grid(ps_profile_level level, int gpu, struct ps_profile_shape 
 
 struct ps_profile_opts {
 	ps_profile_level level;
-	int threads;           /* 0 = default */
-	double warmup_s;       /* warm-up time per shape (at least one call) */
-	double max_s;          /* time cap of the repetitions per shape */
+	int threads;	 /* 0 = default */
+	double warmup_s; /* warm-up time per shape (at least one call) */
+	double max_s;	 /* time cap of the repetitions per shape */
 	int min_reps, max_reps;
-	double target_ci;      /* stop when the 95% CI half-width of the median / median <= this */
+	double target_ci; /* stop when the 95% CI half-width of the median / median <= this */
 };
 /* Defaults per level. */
 void profile_opts_init(struct ps_profile_opts *o, ps_profile_level level);
@@ -102,9 +102,9 @@ ps_status profile_csv_read(const char *path, struct ps_kernel_sample **out, size
 /* --- collectives ------------------------------------------------------ */
 
 /* Backend (comm-mpi.c / comm-none.c). */
-int profile_comm_available(void);                /* 1 if built with MPI */
+int profile_comm_available(void);		      /* 1 if built with MPI */
 ps_status profile_comm_init(int *argc, char ***argv); /* MPI_Init unless already initialised */
-ps_status profile_comm_finalize(void);           /* MPI_Finalize if init did MPI_Init */
+ps_status profile_comm_finalize(void);		      /* MPI_Finalize if init did MPI_Init */
 int profile_comm_rank(void);
 int profile_comm_size(void);
 ps_status profile_comm_barrier(void);
@@ -115,7 +115,8 @@ ps_status profile_comm_barrier(void);
  * output for allgather, the input of reducescatter (each rank contributes or
  * receives bytes / size).  sendbuf and recvbuf hold at least `bytes` each.
  * *max_s: the slowest rank's time per call (on every rank). */
-ps_status profile_comm_run(const char *op, size_t bytes, int iters, void *sendbuf, void *recvbuf, double *max_s);
+ps_status profile_comm_run(const char *op, size_t bytes, int iters, void *sendbuf, void *recvbuf,
+			   double *max_s);
 /* Broadcast an int from rank 0 (the stop decision of the timing loop). */
 ps_status profile_comm_bcast_int(int *v);
 
@@ -136,9 +137,9 @@ struct ps_comm_fit {
 	char op[32];
 	int ranks;
 	int n;
-	double alpha_s;        /* latency */
-	double bw_Bps;         /* bandwidth (message bytes per second) */
-	double r2_log;         /* R^2 of log t */
+	double alpha_s;		    /* latency */
+	double bw_Bps;		    /* bandwidth (message bytes per second) */
+	double r2_log;		    /* R^2 of log t */
 	double median_rel, p90_rel; /* relative error of the fit */
 };
 ps_status profile_comm_fit(const struct ps_comm_sample *s, size_t n, const char *op, int ranks,

@@ -35,8 +35,8 @@ static int parse_run_id(const char *s, long long *out)
 /* Output to a regular file goes through FILE.XXXXXX and a rename. */
 struct output {
 	FILE *f;
-	const char *path;   /* final path, NULL for stdout */
-	char *tmp;          /* temporary path, NULL when writing in place */
+	const char *path; /* final path, NULL for stdout */
+	char *tmp;	  /* temporary path, NULL when writing in place */
 };
 
 static int output_open(struct output *o, const char *path)
@@ -115,12 +115,9 @@ static int output_close(struct output *o, int ok)
 int cmd_export(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{"db", required_argument, NULL, 'd'},
-		{"format", required_argument, NULL, 'f'},
-		{"run", required_argument, NULL, 'r'},
-		{"output", required_argument, NULL, 'o'},
-		{"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0},
+	    {"db", required_argument, NULL, 'd'},  {"format", required_argument, NULL, 'f'},
+	    {"run", required_argument, NULL, 'r'}, {"output", required_argument, NULL, 'o'},
+	    {"help", no_argument, NULL, 'h'},	   {NULL, 0, NULL, 0},
 	};
 	const char *db = PS_STORE_DEFAULT, *format = "csv", *outpath = NULL;
 	long long run_id = -1;
@@ -136,7 +133,8 @@ int cmd_export(int argc, char **argv)
 			break;
 		case 'r':
 			if (parse_run_id(optarg, &run_id) != 0) {
-				fprintf(stderr, "parasim export: --run '%s': expected a run id (an integer >= 0)\n",
+				fprintf(stderr,
+					"parasim export: --run '%s': expected a run id (an integer >= 0)\n",
 					optarg);
 				return cli_usage("export");
 			}
@@ -157,7 +155,8 @@ int cmd_export(int argc, char **argv)
 	}
 	int trace = strcmp(format, "chrome-trace") == 0;
 	if (!trace && strcmp(format, "csv") != 0 && strcmp(format, "json") != 0) {
-		fprintf(stderr, "parasim export: --format '%s': expected csv, json or chrome-trace\n", format);
+		fprintf(stderr, "parasim export: --format '%s': expected csv, json or chrome-trace\n",
+			format);
 		return cli_usage("export");
 	}
 	if (trace && run_id < 0) {
@@ -171,8 +170,10 @@ int cmd_export(int argc, char **argv)
 	struct stat sb;
 	if (stat(db, &sb) != 0) {
 		if (errno == ENOENT)
-			fprintf(stderr, "parasim export: %s: no such database (store runs with "
-					"`parasim simulate`, or name the file with --db)\n", db);
+			fprintf(stderr,
+				"parasim export: %s: no such database (store runs with "
+				"`parasim simulate`, or name the file with --db)\n",
+				db);
 		else
 			fprintf(stderr, "parasim export: %s: %s\n", db, strerror(errno));
 		return PS_EXIT_FAIL;
@@ -187,8 +188,8 @@ int cmd_export(int argc, char **argv)
 		store_close(st);
 		return PS_EXIT_FAIL;
 	}
-	ps_status r = trace ? store_export_chrome_trace(st, run_id, o.f)
-			    : store_export(st, format, run_id, o.f);
+	ps_status r =
+	    trace ? store_export_chrome_trace(st, run_id, o.f) : store_export(st, format, run_id, o.f);
 	if (r != PS_OK)
 		cli_error("export");
 	int werr = output_close(&o, r == PS_OK);

@@ -162,10 +162,12 @@ static void summary_model(yaml_document_t *doc, yaml_node_t *r, char *out, size_
 	m.heads = (double)heads;
 	m.kv_heads = (double)yint(doc, r, "kv_heads", heads);
 	m.head_dim = (double)yint(doc, r, "head_dim", heads > 0 ? hidden / heads : 0);
-	m.ffn_hidden = (double)yint(doc, r, "ffn_hidden", 4 * hidden);
+	m.swiglu = ffn && !strcmp(ffn, "swiglu");
+	/* The loader's defaults: 4h for gelu, the Llama rule for swiglu. */
+	long ffn_default = m.swiglu ? 256 * ((8 * hidden / 3 + 255) / 256) : 4 * hidden;
+	m.ffn_hidden = (double)yint(doc, r, "ffn_hidden", ffn_default);
 	m.vocab = (double)yint(doc, r, "vocab", 0);
 	m.seq_len = (double)yint(doc, r, "seq_len", 0);
-	m.swiglu = ffn && !strcmp(ffn, "swiglu");
 	m.rmsnorm = ystr(doc, r, "norm") && !strcmp(ystr(doc, r, "norm"), "rmsnorm");
 	m.rope = ystr(doc, r, "position") && !strcmp(ystr(doc, r, "position"), "rope");
 	m.tied = ybool(doc, r, "tied_embeddings", true);

@@ -28,7 +28,8 @@ static double cp_now(void)
 	return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
-static void cp_progress(int tty, size_t done, size_t total, const char *what, double elapsed_s, double est_left_s)
+static void cp_progress(int tty, size_t done, size_t total, const char *what, double elapsed_s,
+			double est_left_s)
 {
 	if (!tty)
 		return;
@@ -51,8 +52,8 @@ static void cp_print_quality(const struct ps_costmodel *cm)
 	costmodel_peaks(cm, &pf, &pb);
 	printf("\ncost model (%s): measured peaks %.1f GFLOP/s, %.1f GB/s\n", costmodel_source(cm), pf * 1e-9,
 	       pb * 1e-9);
-	printf("%-13s %5s %7s %8s %8s %8s %8s %8s  %s\n", "op", "n", "R2(log)", "fit_med", "fit_p90", "loo_med",
-	       "loo_p90", "loo_max", "fit t = c0 + flops/F + bytes/B");
+	printf("%-13s %5s %7s %8s %8s %8s %8s %8s  %s\n", "op", "n", "R2(log)", "fit_med", "fit_p90",
+	       "loo_med", "loo_p90", "loo_max", "fit t = c0 + flops/F + bytes/B");
 	for (int op = 0; op < OP_COUNT_; op++) {
 		struct ps_costmodel_quality q;
 		if (costmodel_quality(cm, (ps_op)op, &q) != PS_OK)
@@ -123,7 +124,8 @@ static int cp_import(const char *db, const char *path, const char *name)
 			cli_error("profile");
 			goto out;
 		}
-	printf("imported %zu samples from %s as device \"%s\" (source: %s) into %s\n", n, path, name, source, db);
+	printf("imported %zu samples from %s as device \"%s\" (source: %s) into %s\n", n, path, name, source,
+	       db);
 	ret = cp_quality_from_store(st, id);
 out:
 	store_close(st);
@@ -140,7 +142,8 @@ static int cp_kernels(const char *db, const char *device, ps_profile_level level
 	if (gpu) {
 		be = ps_backend_cuda();
 		if (!be) {
-			fprintf(stderr, "parasim profile: --device cuda: the CUDA backend is not available: %s\n",
+			fprintf(stderr,
+				"parasim profile: --device cuda: the CUDA backend is not available: %s\n",
 				ps_backend_cuda_unavailable());
 			return PS_EXIT_FAIL;
 		}
@@ -169,8 +172,8 @@ static int cp_kernels(const char *db, const char *device, ps_profile_level level
 	profile_opts_init(&o, level);
 	o.threads = threads;
 	int tty = isatty(2);
-	fprintf(stderr, "parasim profile: %zu shapes x %d dtype(s) on %s (%s), %d threads\n", n, ndt, device, fp,
-		threads > 0 ? threads : profile_default_threads());
+	fprintf(stderr, "parasim profile: %zu shapes x %d dtype(s) on %s (%s), %d threads\n", n, ndt, device,
+		fp, threads > 0 ? threads : profile_default_threads());
 	/* ETA: the time spent so far scaled by the remaining share of a rough
 	 * a-priori cost of each shape (a fixed part plus a roofline guess). */
 	double wtotal = 0, wdone = 0;
@@ -188,8 +191,9 @@ static int cp_kernels(const char *db, const char *device, ps_profile_level level
 	double load0[1] = {0}, load1[1] = {0};
 	int cpus = profile_default_threads();
 	if (getloadavg(load0, 1) == 1 && load0[0] > cpus)
-		fprintf(stderr, "parasim profile: warning: load average %.1f on %d CPUs: other work shares the "
-				"cores and inflates the timings\n",
+		fprintf(stderr,
+			"parasim profile: warning: load average %.1f on %d CPUs: other work shares the "
+			"cores and inflates the timings\n",
 			load0[0], cpus);
 	double t0 = cp_now();
 	size_t total = n * (size_t)ndt, done = 0, stored = 0;
@@ -215,10 +219,14 @@ static int cp_kernels(const char *db, const char *device, ps_profile_level level
 		}
 	double el = cp_now() - t0;
 	if (getloadavg(load1, 1) == 1 && load1[0] > cpus)
-		fprintf(stderr, "parasim profile: warning: load average %.1f on %d CPUs at the end\n", load1[0], cpus);
-	printf("profiled %zu shapes (%s level) on device %s in %.1f s; stored in %s (device id %lld)\n", stored,
-	       level == PROFILE_FULL ? "full" : level == PROFILE_QUICK ? "quick" : "tiny", fp, el, db,
-	       (long long)id);
+		fprintf(stderr, "parasim profile: warning: load average %.1f on %d CPUs at the end\n",
+			load1[0], cpus);
+	printf("profiled %zu shapes (%s level) on device %s in %.1f s; stored in %s (device id %lld)\n",
+	       stored,
+	       level == PROFILE_FULL	? "full"
+	       : level == PROFILE_QUICK ? "quick"
+					: "tiny",
+	       fp, el, db, (long long)id);
 	printf("description: %s\n", json);
 	printf("load average: %.2f at the start, %.2f at the end (%d CPUs)\n", load0[0], load1[0], cpus);
 	ret = cp_quality_from_store(st, id);
@@ -248,7 +256,8 @@ static int cp_comm(int *argc, char ***argv, const char *db, ps_profile_level lev
 	char *json = NULL;
 	int ok = 1;
 	if (size < 2) {
-		fprintf(stderr, "parasim profile: --comm needs at least 2 MPI ranks (mpirun -np 2 parasim profile --comm)\n");
+		fprintf(stderr, "parasim profile: --comm needs at least 2 MPI ranks (mpirun -np 2 parasim "
+				"profile --comm)\n");
 		goto fin;
 	}
 	if (profile_comm_sizes(level, &sizes, &ns) != PS_OK)
@@ -259,8 +268,8 @@ static int cp_comm(int *argc, char ***argv, const char *db, ps_profile_level lev
 		ok = 0;
 	}
 	if (ok && rank == 0) {
-		if (profile_fingerprint(NULL, threads, fp, sizeof fp, &json) != PS_OK || store_open(db, &st) != PS_OK ||
-		    store_device_put(st, fp, json, &id) != PS_OK)
+		if (profile_fingerprint(NULL, threads, fp, sizeof fp, &json) != PS_OK ||
+		    store_open(db, &st) != PS_OK || store_device_put(st, fp, json, &id) != PS_OK)
 			ok = 0;
 	}
 	if (!ok)
@@ -277,12 +286,14 @@ static int cp_comm(int *argc, char ***argv, const char *db, ps_profile_level lev
 	double t0 = cp_now();
 	size_t done = 0, total = 4 * ns;
 	if (rank == 0)
-		fprintf(stderr, "parasim profile: collectives over %d ranks, %zu sizes from %.0f B to %.0f B\n", size, ns,
-			sizes[0], sizes[ns - 1]);
+		fprintf(stderr,
+			"parasim profile: collectives over %d ranks, %zu sizes from %.0f B to %.0f B\n", size,
+			ns, sizes[0], sizes[ns - 1]);
 	for (int k = 0; k < 4; k++)
 		for (size_t i = 0; i < ns; i++) {
 			struct ps_comm_sample s;
-			if (profile_comm_measure(profile_comm_ops[k], (size_t)sizes[i], &o, sbuf, rbuf, &s) != PS_OK) {
+			if (profile_comm_measure(profile_comm_ops[k], (size_t)sizes[i], &o, sbuf, rbuf, &s) !=
+			    PS_OK) {
 				cli_error("profile");
 				goto fin;
 			}
@@ -295,29 +306,33 @@ static int cp_comm(int *argc, char ***argv, const char *db, ps_profile_level lev
 					ok = 0;
 				}
 				double el = cp_now() - t0;
-				cp_progress(tty, done, total, profile_comm_ops[k], el, el / done * (total - done));
+				cp_progress(tty, done, total, profile_comm_ops[k], el,
+					    el / done * (total - done));
 			}
 			flag = ok;
 			if (profile_comm_bcast_int(&flag) != PS_OK || !flag)
 				goto fin;
 		}
 	if (rank == 0) {
-		printf("profiled collectives over %d ranks on device %s in %.1f s; stored in %s (device id %lld)\n",
+		printf("profiled collectives over %d ranks on device %s in %.1f s; stored in %s (device id "
+		       "%lld)\n",
 		       size, fp, cp_now() - t0, db, (long long)id);
 		printf("%-14s %12s %12s %10s\n", "op", "bytes", "median_s", "spread_s");
 		for (size_t i = 0; i < nall; i++)
-			printf("%-14s %12.0f %12.4g %10.3g\n", all[i].op, all[i].bytes, all[i].median_s, all[i].spread_s);
+			printf("%-14s %12.0f %12.4g %10.3g\n", all[i].op, all[i].bytes, all[i].median_s,
+			       all[i].spread_s);
 		printf("\nfit t = alpha + bytes / bw (weighted least squares, weights 1/t^2):\n");
-		printf("%-14s %5s %4s %12s %12s %8s %8s %8s\n", "op", "ranks", "n", "alpha_us", "bw_GB/s", "R2(log)",
-		       "med_err", "p90_err");
+		printf("%-14s %5s %4s %12s %12s %8s %8s %8s\n", "op", "ranks", "n", "alpha_us", "bw_GB/s",
+		       "R2(log)", "med_err", "p90_err");
 		for (int k = 0; k < 4; k++) {
 			struct ps_comm_fit f;
 			if (profile_comm_fit_load(st, id, profile_comm_ops[k], size, &f) != PS_OK) {
 				cli_error("profile");
 				continue;
 			}
-			printf("%-14s %5d %4d %12.3f %12.3f %8.4f %7.1f%% %7.1f%%\n", f.op, f.ranks, f.n, f.alpha_s * 1e6,
-			       f.bw_Bps * 1e-9, f.r2_log, 100 * f.median_rel, 100 * f.p90_rel);
+			printf("%-14s %5d %4d %12.3f %12.3f %8.4f %7.1f%% %7.1f%%\n", f.op, f.ranks, f.n,
+			       f.alpha_s * 1e6, f.bw_Bps * 1e-9, f.r2_log, 100 * f.median_rel,
+			       100 * f.p90_rel);
 		}
 	}
 	ret = PS_EXIT_OK;
@@ -335,12 +350,17 @@ fin:
 int cmd_profile(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{"device", required_argument, NULL, 'd'}, {"quick", no_argument, NULL, 'q'},
-		{"tiny", no_argument, NULL, 'y'},         {"threads", required_argument, NULL, 't'},
-		{"db", required_argument, NULL, 'b'},     {"comm", no_argument, NULL, 'c'},
-		{"import", required_argument, NULL, 'i'}, {"device-name", required_argument, NULL, 'n'},
-		{"fit", no_argument, NULL, 'f'},          {"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0},
+	    {"device", required_argument, NULL, 'd'},
+	    {"quick", no_argument, NULL, 'q'},
+	    {"tiny", no_argument, NULL, 'y'},
+	    {"threads", required_argument, NULL, 't'},
+	    {"db", required_argument, NULL, 'b'},
+	    {"comm", no_argument, NULL, 'c'},
+	    {"import", required_argument, NULL, 'i'},
+	    {"device-name", required_argument, NULL, 'n'},
+	    {"fit", no_argument, NULL, 'f'},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
 	};
 	const char *db = PS_STORE_DEFAULT, *device = "cpu", *import = NULL, *name = NULL;
 	ps_profile_level level = PROFILE_FULL;
@@ -352,7 +372,9 @@ int cmd_profile(int argc, char **argv)
 		case 'd':
 			device = optarg;
 			if (strcmp(device, "cpu") != 0 && strcmp(device, "cuda") != 0) {
-				fprintf(stderr, "parasim profile: --device: expected cpu or cuda, got \"%s\"\n", device);
+				fprintf(stderr,
+					"parasim profile: --device: expected cpu or cuda, got \"%s\"\n",
+					device);
 				return cli_usage("profile");
 			}
 			break;
@@ -366,8 +388,10 @@ int cmd_profile(int argc, char **argv)
 			char *end;
 			long v = strtol(optarg, &end, 10);
 			if (*end || v < 1 || v > 4096) {
-				fprintf(stderr, "parasim profile: --threads: expected a positive integer, got \"%s\"\n",
-					optarg);
+				fprintf(
+				    stderr,
+				    "parasim profile: --threads: expected a positive integer, got \"%s\"\n",
+				    optarg);
 				return cli_usage("profile");
 			}
 			threads = (int)v;
@@ -389,12 +413,14 @@ int cmd_profile(int argc, char **argv)
 			fit_only = 1;
 			break;
 		case 'h':
-			printf("usage: parasim profile [--device cpu|cuda] [--quick] [--threads N] [--db PATH] [--comm]\n"
+			printf("usage: parasim profile [--device cpu|cuda] [--quick] [--threads N] [--db "
+			       "PATH] [--comm]\n"
 			       "       parasim profile --import FILE.csv --device-name NAME [--db PATH]\n"
 			       "       parasim profile --fit [--device-name NAME|--threads N] [--db PATH]\n");
 			return PS_EXIT_OK;
 		default:
-			fprintf(stderr, "parasim profile: unknown or incomplete option \"%s\"\n", argv[optind - 1]);
+			fprintf(stderr, "parasim profile: unknown or incomplete option \"%s\"\n",
+				argv[optind - 1]);
 			return cli_usage("profile");
 		}
 	}
@@ -418,7 +444,8 @@ int cmd_profile(int argc, char **argv)
 		return cp_import(db, import, name);
 	if (comm) {
 		if (strcmp(device, "cpu") != 0) {
-			fprintf(stderr, "parasim profile: --comm measures MPI collectives between CPU ranks only\n");
+			fprintf(stderr,
+				"parasim profile: --comm measures MPI collectives between CPU ranks only\n");
 			return PS_EXIT_FAIL;
 		}
 		return cp_comm(&argc, &argv, db, level, threads);

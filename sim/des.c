@@ -12,7 +12,7 @@
  *    24-byte record per task with its price already computed (kernels
  *    through a small shape cache, collectives through a per-(rank, group)
  *    cache in front of the network memo), so the event loop never reads
- *    the 150-byte graph tasks again.  All arrays are sized once per run.
+ *    the 160-byte graph tasks again.  All arrays are sized once per run.
  *  - Kernel: costmodel_kernel_s (or flops / 1e12 s when the cost model is
  *    NULL) x the rank's slowdown, x (1 + device.overlap_slowdown) when a
  *    communication transfer of the same rank is in flight at the moment the
@@ -29,8 +29,11 @@
  *    together, so a collective alone in the graph starts at once.
  *  - Send/recv (matched by task.match): rendezvous of the pair; the
  *    transfer starts when both are ready and both finish together after
- *    net_p2p_time.  An unmatched send or recv transfers alone to/from
- *    task.u.p2p.peer.  net == NULL makes all communication free.
+ *    net_p2p_time (the pair is checked and priced when it runs).  An
+ *    unmatched send or recv transfers alone to/from task.u.p2p.peer.
+ *    net == NULL makes all communication free.  A graph that cannot
+ *    finish (e.g. two ranks that both send first on in-order streams) is
+ *    reported as a deadlock, naming the first task that never finished.
  *  - Accounting per rank, swept online between consecutive event times:
  *    compute busy = union of kernel intervals; comm in flight per kind =
  *    union of transfer intervals (waiting for a partner is not in flight);
@@ -56,33 +59,33 @@
 #define NONE32 UINT32_MAX
 #define NGROUP_KINDS (GROUP_WORLD + 1)
 #define KCACHE_SIZE 4096 /* kernel price cache entries; power of two */
-#define CCACHE_WAYS 4    /* collective price cache entries per (rank, group kind) */
+#define CCACHE_WAYS 4	 /* collective price cache entries per (rank, group kind) */
 
 enum { TS_PENDING = 0, TS_WAITING, TS_RUNNING, TS_DONE };
 
 /* What the event loop needs of a task. */
 struct dtask {
-	double base_s;                /* kernel: seconds x rank slowdown; comm: transfer seconds */
-	uint32_t stream;              /* rank * STREAM_COUNT_ + stream */
+	double base_s;	 /* kernel: seconds x rank slowdown; comm: transfer seconds */
+	uint32_t stream; /* rank * STREAM_COUNT_ + stream */
 	uint32_t deps_left;
-	uint32_t aux;                 /* coll: rendezvous id; send/recv: matching task; NONE32 */
+	uint32_t aux; /* coll: rendezvous id; send/recv: matching task; NONE32 */
 	uint8_t kind, comm, phase, state;
 };
 
 struct des_stream {
 	struct ps_event ev;
-	uint32_t first, count, pos;   /* tasks order[first .. first+count), next = pos */
-	uint32_t running;             /* task on the stream (waiting or running), NONE32 if free */
+	uint32_t first, count, pos; /* tasks order[first .. first+count), next = pos */
+	uint32_t running;	    /* task on the stream (waiting or running), NONE32 if free */
 };
 
 struct des_rank {
-	int64_t last_ps;              /* accounting swept up to here */
+	int64_t last_ps; /* accounting swept up to here */
 	int ncompute;
-	int ncomm_total;
+	unsigned comm_mask; /* bit k: a transfer of comm kind k is in flight */
 	int ncomm[COMM_KIND_COUNT_];
 	int64_t busy_ps, recompute_ps, optimizer_ps, end_ps;
 	int64_t comm_ps[COMM_KIND_COUNT_], exposed_ps[COMM_KIND_COUNT_];
-	double slow;                  /* kernel time multiplier */
+	double slow; /* kernel time multiplier */
 };
 
 struct kcache_entry {
@@ -103,28 +106,28 @@ struct des {
 	const struct ps_costmodel *cm;
 	struct ps_net *net;
 	ps_net_tier tier;
-	double overlap;               /* device.overlap_slowdown */
+	double overlap; /* device.overlap_slowdown */
 	ps_coll_algo default_algo;
 	int nstreams;
-	struct des_stream *streams;   /* (nranks * STREAM_COUNT_) */
-	struct des_rank *ranks;       /* (nranks) */
-	struct dtask *dt;             /* (ntasks) */
-	uint32_t *order;              /* (ntasks) task ids grouped by stream */
-	uint32_t *succ_off, *succ;    /* CSR of dependents: (ntasks + 1), (ndeps) */
-	uint32_t ninfer;              /* collectives without task.match */
-	int deps_contiguous;          /* task i's deps follow task i-1's in g->deps */
+	struct des_stream *streams; /* (nranks * STREAM_COUNT_) */
+	struct des_rank *ranks;	    /* (nranks) */
+	struct dtask *dt;	    /* (ntasks) */
+	uint32_t *order;	    /* (ntasks) task ids grouped by stream */
+	uint32_t *succ_off, *succ;  /* CSR of dependents: (ntasks + 1), (ndeps) */
+	uint32_t ninfer;	    /* collectives without task.match */
+	int deps_contiguous;	    /* task i's deps follow task i-1's in g->deps */
 	uint64_t deps_next;
 	/* Collective rendezvous. */
 	uint32_t nrv;
 	uint32_t *rv_first, *rv_n, *rv_arrived, *rv_tasks;
-	size_t rv_cap, rvt_cap;
+	size_t rv_cap, rvt_cap, rvt_used;
 	/* Price caches. */
-	struct kcache_entry *kcache;  /* (KCACHE_SIZE) or NULL */
-	struct ps_group_desc *gdesc;  /* (nranks * NGROUP_KINDS) */
+	struct kcache_entry *kcache; /* (KCACHE_SIZE) or NULL */
+	struct ps_group_desc *gdesc; /* (nranks * NGROUP_KINDS) */
 	uint8_t *gdesc_valid;
-	struct ccache_entry *ccache;  /* (nranks * NGROUP_KINDS * CCACHE_WAYS) */
+	struct ccache_entry *ccache; /* (nranks * NGROUP_KINDS * CCACHE_WAYS) */
 	struct ps_event_queue q;
-	struct ps_event *held;        /* the event being handled, still at the heap's root */
+	struct ps_event *held; /* the event being handled, still at the heap's root */
 	int64_t now;
 	uint64_t events;
 	uint32_t done;
@@ -132,7 +135,8 @@ struct des {
 	ps_status err;
 };
 
-static const ps_comm_kind exposed_priority[COMM_KIND_COUNT_] = {COMM_TP, COMM_CP, COMM_PP, COMM_ZERO, COMM_DP, COMM_NONE};
+static const ps_comm_kind exposed_priority[COMM_KIND_COUNT_] = {COMM_TP,   COMM_CP, COMM_PP,
+								COMM_ZERO, COMM_DP, COMM_NONE};
 
 /* ---------------------------------------------------------------- helpers */
 
@@ -166,8 +170,22 @@ static void fail(struct des *d, ps_status st)
 		d->err = st;
 }
 
+/* Which kind exposed time is charged to, for each set of kinds in flight:
+ * the first of exposed_priority in the set. */
+static uint8_t exposed_kind[1 << COMM_KIND_COUNT_];
+
+static void exposed_kind_init(void)
+{
+	for (unsigned m = 1; m < (1u << COMM_KIND_COUNT_); m++)
+		for (int i = 0; i < COMM_KIND_COUNT_; i++)
+			if (m & (1u << exposed_priority[i])) {
+				exposed_kind[m] = (uint8_t)exposed_priority[i];
+				break;
+			}
+}
+
 /* Sweep a rank's accounting forward to now, under its current counters. */
-static void rank_advance(struct des_rank *r, int64_t now)
+static inline void rank_advance(struct des_rank *r, int64_t now)
 {
 	int64_t dt = now - r->last_ps;
 	if (dt <= 0)
@@ -175,20 +193,21 @@ static void rank_advance(struct des_rank *r, int64_t now)
 	r->last_ps = now;
 	if (r->ncompute > 0)
 		r->busy_ps += dt;
-	if (r->ncomm_total > 0) {
-		for (int k = 0; k < COMM_KIND_COUNT_; k++)
-			if (r->ncomm[k] > 0)
-				r->comm_ps[k] += dt;
-		if (r->ncompute == 0)
-			for (int i = 0; i < COMM_KIND_COUNT_; i++)
-				if (r->ncomm[exposed_priority[i]] > 0) {
-					r->exposed_ps[exposed_priority[i]] += dt;
-					break;
-				}
-	}
+	unsigned m = r->comm_mask;
+	if (!m)
+		return;
+	if (r->ncompute == 0)
+		r->exposed_ps[exposed_kind[m]] += dt;
+	do {
+		r->comm_ps[__builtin_ctz(m)] += dt;
+		m &= m - 1;
+	} while (m);
 }
 
-static inline uint32_t stream_of(const struct ps_task *t) { return t->rank * STREAM_COUNT_ + t->stream; }
+static inline uint32_t stream_of(const struct ps_task *t)
+{
+	return t->rank * STREAM_COUNT_ + t->stream;
+}
 static inline struct des_rank *rank_of(struct des *d, const struct dtask *x)
 {
 	return &d->ranks[x->stream / STREAM_COUNT_];
@@ -249,7 +268,7 @@ static double coll_seconds(struct des *d, uint32_t i, const struct ps_task *t)
 	uint64_t bb;
 	memcpy(&bb, &bytes, sizeof bb);
 	struct ccache_entry *e =
-		&d->ccache[slot * CCACHE_WAYS + ((bb >> 20) ^ (bb >> 40) ^ (uint64_t)t->u.coll.op) % CCACHE_WAYS];
+	    &d->ccache[slot * CCACHE_WAYS + ((bb >> 20) ^ (bb >> 40) ^ (uint64_t)t->u.coll.op) % CCACHE_WAYS];
 	if (e->valid && e->bytes == bytes && e->size == size && e->op == t->u.coll.op && e->algo == algo)
 		return e->s;
 	if (!d->gdesc_valid[slot]) {
@@ -267,7 +286,8 @@ static double coll_seconds(struct des *d, uint32_t i, const struct ps_task *t)
 		s = net_coll_time(d->net, d->tier, t->u.coll.op, &gd, bytes, algo);
 		if (s < 0) {
 			fail(d, PS_ERROR(PS_ERR_INVALID,
-					 "simulate: task %u: %s over %d ranks (first %d, stride %d) does not fit the cluster",
+					 "simulate: task %u: %s over %d ranks (first %d, stride %d) does not "
+					 "fit the cluster",
 					 i, coll_op_name(t->u.coll.op), gd.size, gd.first_rank, gd.stride));
 			return -1;
 		}
@@ -295,8 +315,9 @@ static double p2p_seconds(struct des *d, uint32_t i, const struct ps_task *t)
 	}
 	double s = net_p2p_time(d->net, d->tier, a, b, t->u.p2p.bytes);
 	if (s < 0) {
-		fail(d, PS_ERROR(PS_ERR_INVALID, "simulate: task %u: transfer %d -> %d of %g bytes is invalid", i, a, b,
-				 t->u.p2p.bytes));
+		fail(d,
+		     PS_ERROR(PS_ERR_INVALID, "simulate: task %u: transfer %d -> %d of %g bytes is invalid",
+			      i, a, b, t->u.p2p.bytes));
 		return -1;
 	}
 	return s;
@@ -312,7 +333,8 @@ static void schedule_end(struct des *d, uint32_t tid, int64_t dur_ps)
 		d->trace[tid].start_s = (double)d->now * 1e-12;
 	struct ps_event *ev = &d->streams[x->stream].ev;
 	if (!d->held) {
-		if (event_queue_push(&d->q, ev, d->now + dur_ps) != PS_OK) /* cannot happen: sized for every stream */
+		if (event_queue_push(&d->q, ev, d->now + dur_ps) !=
+		    PS_OK) /* cannot happen: sized for every stream */
 			fail(d, PS_ERR_NOMEM);
 	} else if (ev == d->held) { /* the stream whose task just ended starts its next one */
 		event_queue_reschedule(&d->q, ev, d->now + dur_ps);
@@ -328,13 +350,14 @@ static void transfer_start(struct des *d, uint32_t tid, double seconds)
 	struct dtask *x = &d->dt[tid];
 	int64_t dur;
 	if (to_ps(seconds, &dur)) {
-		fail(d, PS_ERROR(PS_ERR_INVALID, "simulate: task %u: invalid transfer time %g s", tid, seconds));
+		fail(d,
+		     PS_ERROR(PS_ERR_INVALID, "simulate: task %u: invalid transfer time %g s", tid, seconds));
 		dur = 0;
 	}
 	struct des_rank *r = rank_of(d, x);
 	rank_advance(r, d->now);
-	r->ncomm[x->comm]++;
-	r->ncomm_total++;
+	if (r->ncomm[x->comm]++ == 0)
+		r->comm_mask |= 1u << x->comm;
 	schedule_end(d, tid, dur);
 }
 
@@ -345,10 +368,11 @@ static void task_begin(struct des *d, struct des_stream *s, uint32_t tid)
 	switch (x->kind) {
 	case TASK_KERNEL: {
 		struct des_rank *r = rank_of(d, x);
-		double sec = r->ncomm_total > 0 ? x->base_s * (1.0 + d->overlap) : x->base_s;
+		double sec = r->comm_mask ? x->base_s * (1.0 + d->overlap) : x->base_s;
 		int64_t dur;
 		if (to_ps(sec, &dur)) {
-			fail(d, PS_ERROR(PS_ERR_INVALID, "simulate: task %u: kernel time %g s is invalid", tid, sec));
+			fail(d, PS_ERROR(PS_ERR_INVALID, "simulate: task %u: kernel time %g s is invalid",
+					 tid, sec));
 			dur = 0;
 		}
 		rank_advance(r, d->now);
@@ -388,8 +412,10 @@ static void task_begin(struct des *d, struct des_stream *s, uint32_t tid)
 		struct dtask *y = &d->dt[x->aux];
 		if (y->kind != (x->kind == TASK_SEND ? TASK_RECV : TASK_SEND) || y->aux != tid ||
 		    y->stream / STREAM_COUNT_ == x->stream / STREAM_COUNT_) {
-			fail(d, PS_ERROR(PS_ERR_INVALID, "simulate: task %u: %s is not matched by a %s on another rank",
-					 tid, x->kind == TASK_SEND ? "send" : "recv", x->kind == TASK_SEND ? "recv" : "send"));
+			fail(d, PS_ERROR(PS_ERR_INVALID,
+					 "simulate: task %u: %s is not matched by a %s on another rank", tid,
+					 x->kind == TASK_SEND ? "send" : "recv",
+					 x->kind == TASK_SEND ? "recv" : "send"));
 			break;
 		}
 		if (y->state != TS_WAITING) {
@@ -403,8 +429,10 @@ static void task_begin(struct des *d, struct des_stream *s, uint32_t tid)
 			int b = d->g->ranks[rcv->stream / STREAM_COUNT_].global_rank;
 			sec = net_p2p_time(d->net, d->tier, a, b, snd->base_s);
 			if (sec < 0) {
-				fail(d, PS_ERROR(PS_ERR_INVALID, "simulate: task %u: transfer %d -> %d of %g bytes is invalid",
-						 tid, a, b, snd->base_s));
+				fail(d,
+				     PS_ERROR(PS_ERR_INVALID,
+					      "simulate: task %u: transfer %d -> %d of %g bytes is invalid",
+					      tid, a, b, snd->base_s));
 				break;
 			}
 		}
@@ -437,8 +465,8 @@ static void task_end(struct des *d, struct des_stream *s)
 		r->ncompute--;
 	} else if (x->kind != TASK_MEM) {
 		rank_advance(r, d->now);
-		r->ncomm[x->comm]--;
-		r->ncomm_total--;
+		if (--r->ncomm[x->comm] == 0)
+			r->comm_mask &= ~(1u << x->comm);
 	}
 	if (d->now > r->end_ps)
 		r->end_ps = d->now;
@@ -474,7 +502,7 @@ static uint32_t rv_new(struct des *d, uint32_t m)
 		d->rv_n = p2;
 		d->rv_cap = cap;
 	}
-	size_t base = d->nrv ? (size_t)d->rv_first[d->nrv - 1] + d->rv_n[d->nrv - 1] : 0;
+	size_t base = d->rvt_used;
 	if (base + m > d->rvt_cap) {
 		size_t cap = d->rvt_cap ? d->rvt_cap : 4096;
 		while (base + m > cap)
@@ -488,6 +516,7 @@ static uint32_t rv_new(struct des *d, uint32_t m)
 	uint32_t rv = d->nrv++;
 	d->rv_first[rv] = (uint32_t)base;
 	d->rv_n[rv] = m;
+	d->rvt_used = base + m;
 	return rv;
 }
 
@@ -511,10 +540,12 @@ static ps_status rendezvous_explicit(struct des *d, const uint32_t *nfollow)
 			x->aux = rv;
 			d->rv_tasks[d->rv_first[rv]] = i;
 			d->rv_n[rv] = 1; /* filled so far; grows back to the full count below */
-		} else if (x->aux != NONE32) { /* a follower (unmatched collectives are NONE32 until inferred) */
+		} else if (x->aux !=
+			   NONE32) { /* a follower (unmatched collectives are NONE32 until inferred) */
 			uint32_t leader = x->aux;
 			if (leader > i)
-				return PS_ERROR(PS_ERR_INVALID, "simulate: task %u: its collective leader %u comes after it",
+				return PS_ERROR(PS_ERR_INVALID,
+						"simulate: task %u: its collective leader %u comes after it",
 						i, leader);
 			uint32_t rv = d->dt[leader].aux;
 			x->aux = rv;
@@ -534,12 +565,24 @@ static int64_t group_instance(const struct ps_strategy *st, const struct ps_rank
 	int64_t tp = st->tp > 0 ? st->tp : 1, cp = st->cp > 0 ? st->cp : 1, dp = st->dp > 0 ? st->dp : 1;
 	int64_t t = ri->tp_rank, c = ri->cp_rank, d = ri->dp_rank, s = ri->pp_stage;
 	switch (kind) {
-	case GROUP_TP: t = 0; break;
-	case GROUP_CP: c = 0; break;
-	case GROUP_DP: d = 0; break;
-	case GROUP_DP_CP: c = 0; d = 0; break;
-	case GROUP_PP: s = 0; break;
-	default: return 0; /* GROUP_WORLD */
+	case GROUP_TP:
+		t = 0;
+		break;
+	case GROUP_CP:
+		c = 0;
+		break;
+	case GROUP_DP:
+		d = 0;
+		break;
+	case GROUP_DP_CP:
+		c = 0;
+		d = 0;
+		break;
+	case GROUP_PP:
+		s = 0;
+		break;
+	default:
+		return 0; /* GROUP_WORLD */
 	}
 	return t + tp * (c + cp * (d + dp * s));
 }
@@ -591,7 +634,8 @@ static ps_status rendezvous_infer(struct des *d)
 		uint32_t total = 0;
 		for (uint32_t i = 0; i < g->ntasks; i++) {
 			const struct ps_task *t = &g->tasks[i];
-			if (t->kind == TASK_COLL && t->match == NONE32 && t->u.coll.group == (ps_group_kind)kind) {
+			if (t->kind == TASK_COLL && t->match == NONE32 &&
+			    t->u.coll.group == (ps_group_kind)kind) {
 				cnt[t->rank]++;
 				total++;
 			}
@@ -610,7 +654,8 @@ static ps_status rendezvous_infer(struct des *d)
 		memset(cnt, 0, (size_t)nr * sizeof *cnt);
 		for (uint32_t i = 0; i < g->ntasks; i++) {
 			const struct ps_task *t = &g->tasks[i];
-			if (t->kind == TASK_COLL && t->match == NONE32 && t->u.coll.group == (ps_group_kind)kind)
+			if (t->kind == TASK_COLL && t->match == NONE32 &&
+			    t->u.coll.group == (ps_group_kind)kind)
 				lists[off[t->rank] + cnt[t->rank]++] = i;
 		}
 		for (int a = 0; a < nr;) {
@@ -620,10 +665,11 @@ static ps_status rendezvous_infer(struct des *d)
 			uint32_t m = (uint32_t)(b - a), n0 = cnt[keys[a].rank];
 			for (int i = a + 1; i < b; i++)
 				if (cnt[keys[i].rank] != n0) {
-					rc = PS_ERROR(PS_ERR_INVALID,
-						      "simulate: ranks %d and %d are in one group but have %u and %u "
-						      "collectives on it",
-						      keys[a].rank, keys[i].rank, n0, cnt[keys[i].rank]);
+					rc = PS_ERROR(
+					    PS_ERR_INVALID,
+					    "simulate: ranks %d and %d are in one group but have %u and %u "
+					    "collectives on it",
+					    keys[a].rank, keys[i].rank, n0, cnt[keys[i].rank]);
 					goto out;
 				}
 			for (uint32_t k = 0; m > 1 && k < n0; k++) {
@@ -636,9 +682,11 @@ static ps_status rendezvous_infer(struct des *d)
 				for (int i = a; i < b; i++) {
 					uint32_t tid = lists[off[keys[i].rank] + k];
 					const struct ps_task *t = &g->tasks[tid];
-					if (t->u.coll.op != t0->u.coll.op || t->u.coll.bytes != t0->u.coll.bytes) {
+					if (t->u.coll.op != t0->u.coll.op ||
+					    t->u.coll.bytes != t0->u.coll.bytes) {
 						rc = PS_ERROR(PS_ERR_INVALID,
-							      "simulate: collective %u of rank %d (task %u) does not match "
+							      "simulate: collective %u of rank %d (task %u) "
+							      "does not match "
 							      "task %u of rank %d",
 							      k, keys[i].rank, tid, t0->id, keys[a].rank);
 						goto out;
@@ -668,8 +716,8 @@ static ps_status task_extract(struct des *d, uint32_t i, uint32_t *succ_cnt, uin
 	const struct ps_task *t = &g->tasks[i];
 	struct dtask *x = &d->dt[i];
 	if ((int)t->rank >= g->nranks || t->stream >= STREAM_COUNT_ || t->kind > TASK_MEM)
-		return PS_ERROR(PS_ERR_INVALID, "simulate: task %u: bad rank %u, stream %u or kind %u", i, t->rank,
-				t->stream, t->kind);
+		return PS_ERROR(PS_ERR_INVALID, "simulate: task %u: bad rank %u, stream %u or kind %u", i,
+				t->rank, t->stream, t->kind);
 	if ((uint64_t)t->dep_first + t->ndeps > g->ndeps)
 		return PS_ERROR(PS_ERR_INVALID, "simulate: task %u: dependencies out of range", i);
 	const uint32_t *dp = g->deps + t->dep_first;
@@ -693,7 +741,8 @@ static ps_status task_extract(struct des *d, uint32_t i, uint32_t *succ_cnt, uin
 	case TASK_KERNEL:
 		x->base_s = kernel_seconds(d, t) * d->ranks[t->rank].slow;
 		if (!(x->base_s >= 0) || !isfinite(x->base_s))
-			return PS_ERROR(PS_ERR_INVALID, "simulate: task %u: kernel time %g s is invalid", i, x->base_s);
+			return PS_ERROR(PS_ERR_INVALID, "simulate: task %u: kernel time %g s is invalid", i,
+					x->base_s);
 		break;
 	case TASK_COLL:
 		if ((unsigned)t->u.coll.group >= NGROUP_KINDS || (unsigned)t->u.coll.op > COLL_ALLTOALL ||
@@ -705,12 +754,14 @@ static ps_status task_extract(struct des *d, uint32_t i, uint32_t *succ_cnt, uin
 			x->aux = NONE32; /* alone unless followers turn up (rendezvous_explicit) */
 		} else {
 			const struct ps_task *l = t->match < g->ntasks ? &g->tasks[t->match] : NULL;
-			if (!l || l->kind != TASK_COLL || l->match != t->match || l->u.coll.op != t->u.coll.op ||
-			    l->u.coll.bytes != t->u.coll.bytes || l->rank == t->rank)
-				return PS_ERROR(PS_ERR_INVALID,
-						"simulate: task %u: collective match %u is not the same collective on "
-						"another rank",
-						i, t->match);
+			if (!l || l->kind != TASK_COLL || l->match != t->match ||
+			    l->u.coll.op != t->u.coll.op || l->u.coll.bytes != t->u.coll.bytes ||
+			    l->rank == t->rank)
+				return PS_ERROR(
+				    PS_ERR_INVALID,
+				    "simulate: task %u: collective match %u is not the same collective on "
+				    "another rank",
+				    i, t->match);
 			if (!*nfollow && !(*nfollow = calloc((size_t)g->ntasks, sizeof **nfollow)))
 				return PS_ERROR(PS_ERR_NOMEM, "simulate: out of memory");
 			(*nfollow)[t->match]++;
@@ -728,13 +779,15 @@ static ps_status task_extract(struct des *d, uint32_t i, uint32_t *succ_cnt, uin
 		if (t->match != NONE32) {
 			/* checked against its partner when it runs (task_begin) */
 			if (t->match >= g->ntasks || t->match == i)
-				return PS_ERROR(PS_ERR_INVALID, "simulate: task %u: match %u is not a task", i, t->match);
+				return PS_ERROR(PS_ERR_INVALID, "simulate: task %u: match %u is not a task",
+						i, t->match);
 			x->aux = t->match;
 			x->base_s = t->u.p2p.bytes;
 			break;
 		}
 		if (t->u.p2p.peer < 0 || t->u.p2p.peer >= g->nranks)
-			return PS_ERROR(PS_ERR_INVALID, "simulate: task %u: peer %d is not a rank", i, t->u.p2p.peer);
+			return PS_ERROR(PS_ERR_INVALID, "simulate: task %u: peer %d is not a rank", i,
+					t->u.p2p.peer);
 		x->base_s = p2p_seconds(d, i, t);
 		if (x->base_s < 0)
 			return d->err;
@@ -842,8 +895,8 @@ static ps_status des_init(struct des *d)
 
 /* ---------------------------------------------------------------- run */
 
-ps_status des_run(const struct ps_graph *g, const struct ps_costmodel *cm, struct ps_net *net, ps_net_tier tier,
-		  int want_trace, struct ps_des_result *res)
+ps_status des_run(const struct ps_graph *g, const struct ps_costmodel *cm, struct ps_net *net,
+		  ps_net_tier tier, int want_trace, struct ps_des_result *res)
 {
 	if (!res)
 		return PS_ERROR(PS_ERR_INVALID, "simulate: no result");
@@ -851,6 +904,7 @@ ps_status des_run(const struct ps_graph *g, const struct ps_costmodel *cm, struc
 	if (!g)
 		return PS_ERROR(PS_ERR_INVALID, "simulate: no step graph");
 
+	exposed_kind_init(); /* idempotent: the same table every time */
 	struct des d;
 	memset(&d, 0, sizeof d);
 	d.g = g;
@@ -906,11 +960,12 @@ ps_status des_run(const struct ps_graph *g, const struct ps_costmodel *cm, struc
 		while (i < g->ntasks && d.dt[i].state == TS_DONE)
 			i++;
 		const struct ps_task *t = &g->tasks[i];
-		rc = PS_ERROR(PS_ERR_INVALID,
-			      "simulate: the step graph deadlocks: %u of %u tasks never finished; first: task %u "
-			      "(rank %u, stream %s, %s)",
-			      g->ntasks - d.done, g->ntasks, i, t->rank, stream_name((ps_stream)t->stream),
-			      d.dt[i].state == TS_WAITING ? "waiting for its partners" : "never started");
+		rc = PS_ERROR(
+		    PS_ERR_INVALID,
+		    "simulate: the step graph deadlocks: %u of %u tasks never finished; first: task %u "
+		    "(rank %u, stream %s, %s)",
+		    g->ntasks - d.done, g->ntasks, i, t->rank, stream_name((ps_stream)t->stream),
+		    d.dt[i].state == TS_WAITING ? "waiting for its partners" : "never started");
 		goto out;
 	}
 

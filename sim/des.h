@@ -41,6 +41,23 @@ struct ps_des_result {
 
 ps_status des_run(const struct ps_graph *g, const struct ps_costmodel *cm, struct ps_net *net,
 		  ps_net_tier tier, int want_trace, struct ps_des_result *res);
+
+/* Added by the engine helper (additive) — des_run details (definitions of
+ * the statistics: doc/network-model.md, section 6):
+ *  - cm == NULL: a kernel takes task.flops / 1e12 seconds (exact timings
+ *    for tests); net == NULL: communication takes no time (rendezvous still
+ *    applies); g->sc == NULL: no overlap slowdown, and a collective is
+ *    priced as one group of group_size consecutive ranks from rank 0.
+ *  - Collectives are priced for graph_task_group's group; tasks sharing a
+ *    task.match leader (or, without a match, the k-th collective of a
+ *    group kind on each representative of one group instance) start
+ *    together when the last of them is ready.
+ *  - The trace (want_trace) holds one event per task, indexed by task id;
+ *    start_s of a communication task is when its transfer began.
+ *  - Errors (PS_ERR_INVALID, res left empty): malformed graph (ids out of
+ *    range, a send/recv whose match is not the opposite task on another
+ *    rank, members of one collective that differ, a group that does not fit
+ *    the cluster) or a graph that deadlocks. */
 void des_result_fini(struct ps_des_result *res);
 
 #endif

@@ -13,9 +13,9 @@
  * sized once by event_queue_init; push, pop, remove, reschedule and
  * replace never allocate — the queue only grows (doubling) when more
  * events are queued at once than its initial capacity.  (libuv's
- * heap-inl.h links the nodes as a pointer tree instead; measured on the
- * simulator's 2M-event runs the array form sifts in about a third of the
- * instructions.)
+ * heap-inl.h links the nodes as a pointer tree instead; on the simulator's
+ * 2M-event runs the array form sifts in about 15% fewer instructions and
+ * needs no pointer surgery.)
  *
  * It does not own the events: the caller keeps them alive while queued and
  * must not push an event that is already queued.
@@ -29,22 +29,22 @@
 #include <stdint.h>
 #include "status.h"
 
-#define PS_CONTAINER_OF(ptr, type, member) ((type *)((char *)(ptr) - offsetof(type, member)))
+#define PS_CONTAINER_OF(ptr, type, member) ((type *)((char *)(ptr)-offsetof(type, member)))
 
 struct ps_event {
-	int64_t time;   /* when it fires (the caller's unit, e.g. picoseconds) */
-	uint64_t seq;   /* queue order, breaks ties in time */
-	size_t slot;    /* position in the heap while queued (private) */
+	int64_t time; /* when it fires (the caller's unit, e.g. picoseconds) */
+	uint64_t seq; /* queue order, breaks ties in time */
+	size_t slot;  /* position in the heap while queued (private) */
 };
 
-struct ps_event_slot {  /* private: a heap slot with the key copied in */
+struct ps_event_slot { /* private: a heap slot with the key copied in */
 	int64_t time;
 	uint64_t seq;
 	struct ps_event *ev;
 };
 
 struct ps_event_queue {
-	struct ps_event_slot *heap;   /* (cap) heap[0] is the earliest */
+	struct ps_event_slot *heap; /* (cap) heap[0] is the earliest */
 	size_t count, cap;
 	uint64_t next_seq;
 };
@@ -81,6 +81,9 @@ void event_queue_reschedule(struct ps_event_queue *q, struct ps_event *e, int64_
  * event_queue_remove(old), in one sift. */
 void event_queue_replace(struct ps_event_queue *q, struct ps_event *old, struct ps_event *e, int64_t time);
 
-static inline size_t event_queue_size(const struct ps_event_queue *q) { return q->count; }
+static inline size_t event_queue_size(const struct ps_event_queue *q)
+{
+	return q->count;
+}
 
 #endif

@@ -24,6 +24,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #define NONE UINT32_MAX
 
@@ -1396,6 +1397,15 @@ ps_status graph_build_opts(const struct ps_scenario *sc, const struct ps_graph_o
 			if (rc == PS_OK && g->nranks > 1) {
 				double want_t = (double)(g->ntasks - before) * 1.1 * g->nranks + 1024;
 				double want_d = (double)g->ndeps * 1.1 * g->nranks + 2048;
+				double want_bytes = want_t * sizeof(struct ps_task) + want_d * sizeof(uint32_t);
+				double avail = (double)sysconf(_SC_AVPHYS_PAGES) * (double)sysconf(_SC_PAGESIZE);
+				if (want_t >= (double)UINT32_MAX || (avail > 0 && want_bytes > 0.8 * avail)) {
+					rc = PS_ERROR(PS_ERR_NOMEM,
+						      "step graph: %d ranks of about %.0f tasks each need about %.1f GiB, "
+						      "more than this machine has free (%.1f GiB); simulate folded",
+						      g->nranks, want_t / g->nranks, want_bytes / 1073741824.0, avail / 1073741824.0);
+					break;
+				}
 				if (want_t < UINT32_MAX - 1 && want_d < UINT32_MAX - 1)
 					graph_reserve(g, (uint32_t)want_t, (uint32_t)want_d);
 			}

@@ -41,7 +41,7 @@
 #include <string.h>
 
 #define NET_MAX_PATH 4
-#define MEMO_CAP 4096           /* entries; power of two */
+#define MEMO_CAP 4096 /* entries; power of two */
 #define MEMO_PROBE 8
 #define NET_MAX_FLOWS (1u << 22) /* larger flow sets are priced by the analytic tier */
 
@@ -55,45 +55,48 @@ struct ps_net {
 	int world, dpn, nodes;
 	int rails, leaf_nodes, nleaves;
 	int have_node_level, have_cluster_level;
-	double cap0_Bps, lat0_s;      /* per device port, intra-node */
-	double cap1_Bps, lat1_s;      /* per NIC port */
-	double leaf_cap_Bps;          /* per leaf uplink/downlink */
+	double cap0_Bps, lat0_s; /* per device port, intra-node */
+	double cap1_Bps, lat1_s; /* per NIC port */
+	double leaf_cap_Bps;	 /* per leaf uplink/downlink */
 	/* Links: dev_up [0,W), dev_down [W,2W), nic_up, nic_down (N*R each),
 	 * leaf_up, leaf_down (nleaves each, only when nleaves > 1). */
 	int nlinks;
 	int link_dev_up, link_dev_down, link_nic_up, link_nic_down, link_leaf_up, link_leaf_down;
-	double *cap;                  /* (nlinks) bytes/s */
-	uint8_t *spine;               /* (nlinks) 1 for leaf<->spine links */
+	double *cap;	/* (nlinks) bytes/s */
+	uint8_t *spine; /* (nlinks) 1 for leaf<->spine links */
 
 	/* Workspace, grown on demand (never per event). */
 	size_t cap_members;
-	int *members;                 /* (concurrent * size) real ranks */
-	int *tree;                    /* (2 * size) parents of the two trees */
+	int *members; /* (concurrent * size) real ranks */
+	int *tree;    /* (2 * size) parents of the two trees */
 	size_t cap_flows;
-	int32_t *flow_links;          /* (cap_flows * NET_MAX_PATH) */
+	int32_t *flow_links; /* (cap_flows * NET_MAX_PATH) */
 	uint8_t *flow_nlinks;
 	double *flow_bytes, *flow_rem, *flow_rate;
-	uint32_t *flow_active;        /* indices of unfinished flows */
+	uint32_t *flow_active; /* indices of unfinished flows */
 	uint8_t *flow_frozen;
-	uint32_t *link_flows;         /* CSR of active flows per touched link */
+	uint32_t *link_flows; /* CSR of active flows per touched link */
 	size_t nflows;
 	/* Per link scratch, reset after each use. */
-	int32_t *link_local;          /* (nlinks) index in the touched list or -1 */
-	int32_t *touched;             /* (nlinks) */
-	double *l_rem, *l_load;       /* (nlinks) by local index */
-	int32_t *l_cnt;               /* (nlinks) unfrozen flows */
-	uint32_t *l_off;              /* (nlinks + 1) CSR offsets */
-	uint32_t *l_pos;              /* (nlinks) CSR fill cursor */
-	double *l_share;              /* (nlinks) fair share rem / cnt */
-	int32_t *lheap, *lheap_pos;   /* (nlinks) indexed min-heap of links by share */
+	int32_t *link_local;	    /* (nlinks) index in the touched list or -1 */
+	int32_t *touched;	    /* (nlinks) */
+	double *l_rem, *l_load;	    /* (nlinks) by local index */
+	int32_t *l_cnt;		    /* (nlinks) unfrozen flows */
+	uint32_t *l_off;	    /* (nlinks + 1) CSR offsets */
+	uint32_t *l_pos;	    /* (nlinks) CSR fill cursor */
+	double *l_share;	    /* (nlinks) fair share rem / cnt */
+	int32_t *lheap, *lheap_pos; /* (nlinks) indexed min-heap of links by share */
 
-	struct memo_entry *memo;      /* (MEMO_CAP) */
+	struct memo_entry *memo; /* (MEMO_CAP) */
 	uint64_t memo_hits, memo_misses;
 };
 
 /* ---------------------------------------------------------------- setup */
 
-static int valid_bw(double x) { return isfinite(x) && x > 0; }
+static int valid_bw(double x)
+{
+	return isfinite(x) && x > 0;
+}
 
 ps_status net_alloc(const struct ps_cluster *cl, struct ps_net **out)
 {
@@ -101,10 +104,12 @@ ps_status net_alloc(const struct ps_cluster *cl, struct ps_net **out)
 	if (!cl)
 		return PS_ERROR(PS_ERR_INVALID, "network: no cluster");
 	if (cl->devices_per_node < 1 || cl->nodes < 1)
-		return PS_ERROR(PS_ERR_INVALID, "network: cluster needs devices_per_node >= 1 and nodes >= 1, got %d and %d",
+		return PS_ERROR(PS_ERR_INVALID,
+				"network: cluster needs devices_per_node >= 1 and nodes >= 1, got %d and %d",
 				cl->devices_per_node, cl->nodes);
 	if ((int64_t)cl->devices_per_node * cl->nodes > (1 << 24))
-		return PS_ERROR(PS_ERR_RANGE, "network: %d x %d devices is too many", cl->nodes, cl->devices_per_node);
+		return PS_ERROR(PS_ERR_RANGE, "network: %d x %d devices is too many", cl->nodes,
+				cl->devices_per_node);
 	const struct ps_net_level *l0 = NULL, *l1 = NULL;
 	for (int i = 0; i < cl->nlevels && i < PS_MAX_LEVELS; i++) {
 		if (cl->levels[i].scope == LEVEL_NODE && !l0)
@@ -113,24 +118,29 @@ ps_status net_alloc(const struct ps_cluster *cl, struct ps_net **out)
 			l1 = &cl->levels[i];
 	}
 	if (cl->devices_per_node > 1 && !l0)
-		return PS_ERROR(PS_ERR_INVALID, "network: %d devices per node but no node-scope network level",
+		return PS_ERROR(PS_ERR_INVALID,
+				"network: %d devices per node but no node-scope network level",
 				cl->devices_per_node);
 	if (cl->nodes > 1 && !l1)
-		return PS_ERROR(PS_ERR_INVALID, "network: %d nodes but no cluster-scope network level", cl->nodes);
+		return PS_ERROR(PS_ERR_INVALID, "network: %d nodes but no cluster-scope network level",
+				cl->nodes);
 	const struct ps_net_level *chk[2] = {l0, l1};
 	for (int i = 0; i < 2; i++) {
 		const struct ps_net_level *l = chk[i];
 		if (!l)
 			continue;
 		if (!valid_bw(l->bw_Bps))
-			return PS_ERROR(PS_ERR_INVALID, "network level %s: bandwidth must be positive", l->name);
+			return PS_ERROR(PS_ERR_INVALID, "network level %s: bandwidth must be positive",
+					l->name);
 		if (!isfinite(l->lat_s) || l->lat_s < 0)
 			return PS_ERROR(PS_ERR_INVALID, "network level %s: latency must be >= 0", l->name);
 		if (!(l->eff >= 0 && l->eff <= 1))
-			return PS_ERROR(PS_ERR_INVALID, "network level %s: efficiency must be in (0, 1]", l->name);
+			return PS_ERROR(PS_ERR_INVALID, "network level %s: efficiency must be in (0, 1]",
+					l->name);
 		if (i == 1 && (l->rails < 0 || l->leaf_nodes < 0 || !(l->oversubscription >= 0) ||
 			       !isfinite(l->oversubscription)))
-			return PS_ERROR(PS_ERR_INVALID, "network level %s: rails, leaf_nodes, oversubscription must be >= 0",
+			return PS_ERROR(PS_ERR_INVALID,
+					"network level %s: rails, leaf_nodes, oversubscription must be >= 0",
 					l->name);
 	}
 
@@ -153,7 +163,8 @@ ps_status net_alloc(const struct ps_cluster *cl, struct ps_net **out)
 		net->cap1_Bps = l1->bw_Bps * (l1->eff > 0 ? l1->eff : 1.0);
 		net->lat1_s = l1->lat_s;
 		net->rails = l1->rails > 0 ? l1->rails : 1;
-		net->leaf_nodes = l1->leaf_nodes > 0 && l1->leaf_nodes < net->nodes ? l1->leaf_nodes : net->nodes;
+		net->leaf_nodes =
+		    l1->leaf_nodes > 0 && l1->leaf_nodes < net->nodes ? l1->leaf_nodes : net->nodes;
 		net->nleaves = (net->nodes + net->leaf_nodes - 1) / net->leaf_nodes;
 		double os = l1->oversubscription > 0 ? l1->oversubscription : 1.0;
 		net->leaf_cap_Bps = net->leaf_nodes * net->rails * net->cap1_Bps / os;
@@ -181,8 +192,8 @@ ps_status net_alloc(const struct ps_cluster *cl, struct ps_net **out)
 	net->lheap_pos = malloc(nl * sizeof *net->lheap_pos);
 	net->memo = calloc(MEMO_CAP, sizeof *net->memo);
 	if (!net->cap || !net->spine || !net->link_local || !net->touched || !net->l_rem || !net->l_load ||
-	    !net->l_cnt || !net->l_off || !net->l_pos || !net->l_share || !net->lheap ||
-	    !net->lheap_pos || !net->memo) {
+	    !net->l_cnt || !net->l_off || !net->l_pos || !net->l_share || !net->lheap || !net->lheap_pos ||
+	    !net->memo) {
 		net_free(net);
 		return PS_ERROR(PS_ERR_NOMEM, "network: out of memory for %d links", net->nlinks);
 	}
@@ -292,12 +303,12 @@ static int ws_flows(struct ps_net *net, size_t n)
 	size_t cap = net->cap_flows ? net->cap_flows : 256;
 	while (cap < n)
 		cap *= 2;
-#define GROW(field, count)                                                   \
-	do {                                                                 \
-		void *p_ = realloc(net->field, (count) * sizeof *net->field); \
-		if (!p_)                                                     \
-			return -1;                                           \
-		net->field = p_;                                             \
+#define GROW(field, count)                                                                                   \
+	do {                                                                                                 \
+		void *p_ = realloc(net->field, (count) * sizeof *net->field);                                \
+		if (!p_)                                                                                     \
+			return -1;                                                                           \
+		net->field = p_;                                                                             \
 	} while (0)
 	GROW(flow_links, cap * NET_MAX_PATH);
 	GROW(flow_nlinks, cap);
@@ -486,7 +497,8 @@ static void maxmin_rates(struct ps_net *net, int nt, size_t nact)
 				if (net->l_cnt[li] <= 0) {
 					n = lh_remove(net, n, pos);
 				} else {
-					net->l_share[li] = net->l_rem[li] > 0 ? net->l_rem[li] / net->l_cnt[li] : 0;
+					net->l_share[li] =
+					    net->l_rem[li] > 0 ? net->l_rem[li] / net->l_cnt[li] : 0;
 					lh_sift(net, n, pos);
 				}
 			}
@@ -562,7 +574,10 @@ static int group_valid(const struct ps_net *net, const struct ps_group_desc *g)
 	return first >= 0 && last < net->world;
 }
 
-static int group_concurrent(const struct ps_group_desc *g) { return g->concurrent > 1 ? g->concurrent : 1; }
+static int group_concurrent(const struct ps_group_desc *g)
+{
+	return g->concurrent > 1 ? g->concurrent : 1;
+}
 
 /* Fill net->members: group j's member i at [j * size + i]. */
 static int members_fill(struct ps_net *net, const struct ps_group_desc *g)
@@ -573,7 +588,7 @@ static int members_fill(struct ps_net *net, const struct ps_group_desc *g)
 	for (int j = 0; j < c; j++)
 		for (int i = 0; i < g->size; i++)
 			net->members[(size_t)j * g->size + i] =
-				g->first_rank + j * (c > 1 ? g->concurrent_stride : 0) + i * g->stride;
+			    g->first_rank + j * (c > 1 ? g->concurrent_stride : 0) + i * g->stride;
 	return 0;
 }
 
@@ -660,8 +675,8 @@ enum ring_kind { RING_ALL, RING_INTRA, RING_INTER };
  * ring, for all concurrent groups.  RING_ALL: one ring over the group;
  * RING_INTRA: one ring per node of q members; RING_INTER: one ring per
  * local position over the nnodes nodes.  Returns the step time. */
-static double ring_step(struct ps_net *net, ps_net_tier tier, int p, int c, int q, int nnodes, enum ring_kind kind,
-			double chunk)
+static double ring_step(struct ps_net *net, ps_net_tier tier, int p, int c, int q, int nnodes,
+			enum ring_kind kind, double chunk)
 {
 	net->nflows = 0;
 	double alpha = 0;
@@ -681,7 +696,8 @@ static double ring_step(struct ps_net *net, ps_net_tier tier, int p, int c, int 
 		} else {
 			for (int k = 0; k < q; k++)
 				for (int n = 0; n < nnodes; n++) {
-					double a = flow_add(net, m[n * q + k], m[((n + 1) % nnodes) * q + k], chunk);
+					double a =
+					    flow_add(net, m[n * q + k], m[((n + 1) % nnodes) * q + k], chunk);
 					alpha = a > alpha ? a : alpha;
 				}
 		}
@@ -732,7 +748,8 @@ static double coll_tree(struct ps_net *net, ps_net_tier tier, int p, int c, doub
 				for (int i = 0; i < p; i++) {
 					if (par[i] < 0)
 						continue;
-					int a = phase == 0 ? m[i] : m[par[i]], b = phase == 0 ? m[par[i]] : m[i];
+					int a = phase == 0 ? m[i] : m[par[i]],
+					    b = phase == 0 ? m[par[i]] : m[i];
 					double l = flow_add(net, a, b, n / 2);
 					alpha = l > alpha ? l : alpha;
 				}
@@ -809,8 +826,8 @@ static double closed_hier(const struct ps_net *net, int q, int nnodes, double n)
 	       2.0 * (nnodes - 1) * (net->lat1_s + n / q / nnodes / net->cap1_Bps);
 }
 
-ps_coll_algo net_coll_algo(const struct ps_net *net, ps_coll_op op, const struct ps_group_desc *g, double bytes,
-			   ps_coll_algo algo)
+ps_coll_algo net_coll_algo(const struct ps_net *net, ps_coll_op op, const struct ps_group_desc *g,
+			   double bytes, ps_coll_algo algo)
 {
 	if (algo != ALGO_AUTO)
 		return algo;
@@ -863,7 +880,8 @@ static double coll_price(struct ps_net *net, ps_net_tier tier, ps_coll_op op, co
 			/* every concurrent group must have the same node shape */
 			for (int j = 1; j < c && q > 0; j++) {
 				int q2, nn2;
-				group_nodes(net, g->first_rank + j * g->concurrent_stride, g->stride, g->size, &q2, &nn2);
+				group_nodes(net, g->first_rank + j * g->concurrent_stride, g->stride, g->size,
+					    &q2, &nn2);
 				if (q2 != q || nn2 != nn)
 					q = 0;
 			}
@@ -885,8 +903,9 @@ static double coll_price(struct ps_net *net, ps_net_tier tier, ps_coll_op op, co
 double net_coll_time(struct ps_net *net, ps_net_tier tier, ps_coll_op op, const struct ps_group_desc *g,
 		     double bytes, ps_coll_algo algo)
 {
-	if (!net || !group_valid(net, g) || !(bytes >= 0) || !isfinite(bytes) || (unsigned)op > COLL_ALLTOALL ||
-	    (unsigned)algo > ALGO_HIERARCHICAL || (tier != NET_ANALYTIC && tier != NET_FLOW))
+	if (!net || !group_valid(net, g) || !(bytes >= 0) || !isfinite(bytes) ||
+	    (unsigned)op > COLL_ALLTOALL || (unsigned)algo > ALGO_HIERARCHICAL ||
+	    (tier != NET_ANALYTIC && tier != NET_FLOW))
 		return -1;
 	if (g->size <= 1 || bytes == 0)
 		return 0;
@@ -943,7 +962,10 @@ double net_p2p_time(struct ps_net *net, ps_net_tier tier, int src_rank, int dst_
 	return lat + bytes / B;
 }
 
-int net_world_size(const struct ps_net *net) { return net ? net->world : 0; }
+int net_world_size(const struct ps_net *net)
+{
+	return net ? net->world : 0;
+}
 
 double net_flows_time(struct ps_net *net, ps_net_tier tier, int nflows, const int *src, const int *dst,
 		      const double *bytes)
@@ -951,8 +973,8 @@ double net_flows_time(struct ps_net *net, ps_net_tier tier, int nflows, const in
 	if (!net || nflows < 0 || (nflows > 0 && (!src || !dst || !bytes)) || (size_t)nflows > NET_MAX_FLOWS)
 		return -1;
 	for (int i = 0; i < nflows; i++)
-		if (src[i] < 0 || dst[i] < 0 || src[i] >= net->world || dst[i] >= net->world || !(bytes[i] >= 0) ||
-		    !isfinite(bytes[i]))
+		if (src[i] < 0 || dst[i] < 0 || src[i] >= net->world || dst[i] >= net->world ||
+		    !(bytes[i] >= 0) || !isfinite(bytes[i]))
 			return -1;
 	if (ws_flows(net, (size_t)nflows))
 		return -1;

@@ -126,8 +126,8 @@ static void json_num(FILE *out, double v)
 #define RUN_FILTER "((?1 >= 0 AND r.id = ?1) OR (?1 < 0 AND r.status = 'finished'))"
 
 struct column {
-	char *key;    /* the param or metric key */
-	char *label;  /* column name: the key, or "param."/"metric." + key on a clash */
+	char *key;   /* the param or metric key */
+	char *label; /* column name: the key, or "param."/"metric." + key on a clash */
 };
 
 struct columns {
@@ -229,7 +229,8 @@ static ps_status write_cells(struct ps_store *st, sqlite3_stmt *s, int64_t run_i
 		/* Skip row keys not in the columns (cannot happen within one snapshot). */
 		while (rc == SQLITE_ROW && strcmp((const char *)sqlite3_column_text(s, 0), cs->c[i].key) < 0)
 			rc = sqlite3_step(s);
-		int have = rc == SQLITE_ROW && strcmp((const char *)sqlite3_column_text(s, 0), cs->c[i].key) == 0;
+		int have =
+		    rc == SQLITE_ROW && strcmp((const char *)sqlite3_column_text(s, 0), cs->c[i].key) == 0;
 		if (json) {
 			fputs(*first_field ? "" : ",", out);
 			json_str(out, cs->c[i].label);
@@ -291,23 +292,27 @@ ps_status store_export(struct ps_store *st, const char *format, int64_t run_id, 
 	/* One read transaction: one consistent snapshot for every query. */
 	if (own_txn && sqlite3_exec(st->db, "BEGIN", NULL, NULL, NULL) != SQLITE_OK)
 		return store_err(st, "beginning the export");
-	if ((r = columns_load(st,
-			      "SELECT DISTINCT x.key FROM params x JOIN runs r ON r.id = x.run_id WHERE " RUN_FILTER
-			      " ORDER BY x.key",
-			      run_id, "param.", NULL, &params)) ||
-	    (r = columns_load(st,
-			      "SELECT DISTINCT x.key FROM metrics x JOIN runs r ON r.id = x.run_id WHERE " RUN_FILTER
-			      " ORDER BY x.key",
-			      run_id, "metric.", &params, &metrics)))
+	if ((r = columns_load(
+		 st,
+		 "SELECT DISTINCT x.key FROM params x JOIN runs r ON r.id = x.run_id WHERE " RUN_FILTER
+		 " ORDER BY x.key",
+		 run_id, "param.", NULL, &params)) ||
+	    (r = columns_load(
+		 st,
+		 "SELECT DISTINCT x.key FROM metrics x JOIN runs r ON r.id = x.run_id WHERE " RUN_FILTER
+		 " ORDER BY x.key",
+		 run_id, "metric.", &params, &metrics)))
 		goto done;
 	if (sqlite3_prepare_v2(st->db,
 			       "SELECT r.id, s.name, r.backend, r.status FROM runs r"
-			       " LEFT JOIN scenarios s ON s.id = r.scenario_id WHERE " RUN_FILTER " ORDER BY r.id",
+			       " LEFT JOIN scenarios s ON s.id = r.scenario_id WHERE " RUN_FILTER
+			       " ORDER BY r.id",
 			       -1, &runs, NULL) != SQLITE_OK ||
-	    sqlite3_prepare_v2(st->db, "SELECT key, value, value_num FROM params WHERE run_id = ?1 ORDER BY key",
-			       -1, &pq, NULL) != SQLITE_OK ||
-	    sqlite3_prepare_v2(st->db, "SELECT key, value FROM metrics WHERE run_id = ?1 ORDER BY key", -1, &mq,
-			       NULL) != SQLITE_OK) {
+	    sqlite3_prepare_v2(st->db,
+			       "SELECT key, value, value_num FROM params WHERE run_id = ?1 ORDER BY key", -1,
+			       &pq, NULL) != SQLITE_OK ||
+	    sqlite3_prepare_v2(st->db, "SELECT key, value FROM metrics WHERE run_id = ?1 ORDER BY key", -1,
+			       &mq, NULL) != SQLITE_OK) {
 		r = store_err(st, "preparing the export");
 		goto done;
 	}
@@ -358,7 +363,8 @@ ps_status store_export(struct ps_store *st, const char *format, int64_t run_id, 
 		goto done;
 	}
 	if (run_id >= 0 && nruns == 0) {
-		r = PS_ERROR(PS_ERR_NOTFOUND, "%s: run %lld is not in the store", st->path, (long long)run_id);
+		r = PS_ERROR(PS_ERR_NOTFOUND, "%s: run %lld is not in the store", st->path,
+			     (long long)run_id);
 		goto done;
 	}
 	r = check_written(out);
@@ -380,8 +386,7 @@ static const char *const stream_names[] = {"compute", "tp", "dp", "pp"};
 static const char *const kind_names[] = {"kernel", "collective", "send", "recv", "memory"};
 static const char *const phase_names[] = {"fwd", "bwd", "recompute", "optimizer"};
 
-static const char *enum_name(const char *const *names, int n, int v, char *buf, size_t size,
-			     const char *what)
+static const char *enum_name(const char *const *names, int n, int v, char *buf, size_t size, const char *what)
 {
 	if (v >= 0 && v < n)
 		return names[v];
@@ -408,7 +413,8 @@ ps_status store_export_chrome_trace(struct ps_store *st, int64_t run_id, FILE *o
 	sqlite3_finalize(s);
 	s = NULL;
 	if (rc == SQLITE_DONE) {
-		r = PS_ERROR(PS_ERR_NOTFOUND, "%s: run %lld is not in the store", st->path, (long long)run_id);
+		r = PS_ERROR(PS_ERR_NOTFOUND, "%s: run %lld is not in the store", st->path,
+			     (long long)run_id);
 		goto done;
 	} else if (rc != SQLITE_ROW) {
 		r = store_err(st, "reading runs");
@@ -417,8 +423,9 @@ ps_status store_export_chrome_trace(struct ps_store *st, int64_t run_id, FILE *o
 	fputs("{\"traceEvents\":[\n", out);
 	int nev = 0;
 	/* Metadata: a process per rank, a thread per stream, in a stable order. */
-	if (sqlite3_prepare_v2(st->db, "SELECT DISTINCT rank, stream FROM traces WHERE run_id = ?1 ORDER BY rank, stream",
-			       -1, &s, NULL) != SQLITE_OK) {
+	if (sqlite3_prepare_v2(
+		st->db, "SELECT DISTINCT rank, stream FROM traces WHERE run_id = ?1 ORDER BY rank, stream",
+		-1, &s, NULL) != SQLITE_OK) {
 		r = store_err(st, "preparing the trace export");
 		goto done;
 	}
@@ -440,11 +447,14 @@ ps_status store_export_chrome_trace(struct ps_store *st, int64_t run_id, FILE *o
 			last_rank = rank;
 			have_rank = 1;
 		}
-		fprintf(out, ",\n{\"ph\":\"M\",\"name\":\"thread_name\",\"pid\":%lld,\"tid\":%d,\"args\":{\"name\":",
-			rank, stream);
+		fprintf(
+		    out,
+		    ",\n{\"ph\":\"M\",\"name\":\"thread_name\",\"pid\":%lld,\"tid\":%d,\"args\":{\"name\":",
+		    rank, stream);
 		json_str(out, enum_name(NAMES(stream_names), stream, buf, sizeof buf, "stream"));
-		fprintf(out, "}},\n{\"ph\":\"M\",\"name\":\"thread_sort_index\",\"pid\":%lld,\"tid\":%d,"
-			     "\"args\":{\"sort_index\":%d}}",
+		fprintf(out,
+			"}},\n{\"ph\":\"M\",\"name\":\"thread_sort_index\",\"pid\":%lld,\"tid\":%d,"
+			"\"args\":{\"sort_index\":%d}}",
 			rank, stream, stream);
 		nev += 2;
 	}
@@ -454,18 +464,21 @@ ps_status store_export_chrome_trace(struct ps_store *st, int64_t run_id, FILE *o
 		r = store_err(st, "reading the trace");
 		goto done;
 	}
-	if (sqlite3_prepare_v2(st->db,
-			       "SELECT task_id, rank, stream, kind, phase, layer, microbatch, start_s, end_s,"
-			       " flops, bytes, name FROM traces WHERE run_id = ?1 ORDER BY rank, stream, start_s, task_id",
-			       -1, &s, NULL) != SQLITE_OK) {
+	if (sqlite3_prepare_v2(
+		st->db,
+		"SELECT task_id, rank, stream, kind, phase, layer, microbatch, start_s, end_s,"
+		" flops, bytes, name FROM traces WHERE run_id = ?1 ORDER BY rank, stream, start_s, task_id",
+		-1, &s, NULL) != SQLITE_OK) {
 		r = store_err(st, "preparing the trace export");
 		goto done;
 	}
 	sqlite3_bind_int64(s, 1, run_id);
 	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
 		char kbuf[32], pbuf[32];
-		const char *kind = enum_name(NAMES(kind_names), sqlite3_column_int(s, 3), kbuf, sizeof kbuf, "kind");
-		const char *phase = enum_name(NAMES(phase_names), sqlite3_column_int(s, 4), pbuf, sizeof pbuf, "phase");
+		const char *kind =
+		    enum_name(NAMES(kind_names), sqlite3_column_int(s, 3), kbuf, sizeof kbuf, "kind");
+		const char *phase =
+		    enum_name(NAMES(phase_names), sqlite3_column_int(s, 4), pbuf, sizeof pbuf, "phase");
 		double start_s = sqlite3_column_double(s, 7), end_s = sqlite3_column_double(s, 8);
 		fputs(nev ? ",\n{\"ph\":\"X\",\"name\":" : "{\"ph\":\"X\",\"name\":", out);
 		json_str(out, (const char *)sqlite3_column_text(s, 11));

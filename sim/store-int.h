@@ -46,10 +46,10 @@ enum store_run_state {
  * (finalising every statement, closing the connection). */
 struct ps_store {
 	sqlite3 *db;
-	char *path;                       /* as given to store_open (for messages) */
-	int version;                      /* schema version after migrations */
-	sqlite3_stmt *stmt[ST_COUNT_];    /* lazily prepared, NULL until first use */
-	int64_t run_id;                   /* run of run_state, -1 when RUN_NONE */
+	char *path;		       /* as given to store_open (for messages) */
+	int version;		       /* schema version after migrations */
+	sqlite3_stmt *stmt[ST_COUNT_]; /* lazily prepared, NULL until first use */
+	int64_t run_id;		       /* run of run_state, -1 when RUN_NONE */
 	enum store_run_state run_state;
 };
 

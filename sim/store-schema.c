@@ -29,104 +29,107 @@
  * released step; append a new one.  SQLite identifiers ignore case, so the
  * element count ps_shape.n is the column `numel` (N is the matmul dim). */
 static const char *const migrations[] = {
-	/* 0 -> 1: the initial schema (DESIGN section 7). */
-	"CREATE TABLE scenarios ("
-	" id INTEGER PRIMARY KEY,"
-	" name TEXT NOT NULL,"
-	" canonical TEXT NOT NULL,"
-	" sha256 TEXT NOT NULL UNIQUE,"
-	" created TEXT NOT NULL);"
-	"CREATE TABLE runs ("
-	" id INTEGER PRIMARY KEY,"
-	" scenario_id INTEGER REFERENCES scenarios(id),"
-	" backend TEXT NOT NULL,"
-	" status TEXT NOT NULL CHECK (status IN ('running','finished','failed')),"
-	" message TEXT,"
-	" tool_version TEXT NOT NULL,"
-	" host TEXT,"
-	" pid INTEGER,"
-	" seed INTEGER,"
-	" started_at TEXT NOT NULL,"
-	" finished_at TEXT);"
-	"CREATE INDEX runs_scenario ON runs(scenario_id);"
-	"CREATE INDEX runs_status ON runs(status);"
-	"CREATE TABLE params ("
-	" run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,"
-	" key TEXT NOT NULL,"
-	" value TEXT,"
-	" value_num REAL,"
-	" PRIMARY KEY (run_id, key));"
-	"CREATE INDEX params_key ON params(key);"
-	"CREATE TABLE metrics ("
-	" run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,"
-	" key TEXT NOT NULL,"
-	" value REAL,"
-	" PRIMARY KEY (run_id, key));"
-	"CREATE INDEX metrics_key ON metrics(key);"
-	"CREATE TABLE breakdowns ("
-	" run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,"
-	" rank INTEGER NOT NULL,"
-	" component TEXT NOT NULL,"
-	" key TEXT NOT NULL,"
-	" value REAL,"
-	" PRIMARY KEY (run_id, rank, component, key));"
-	"CREATE TABLE traces ("
-	" run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,"
-	" task_id INTEGER NOT NULL,"
-	" rank INTEGER NOT NULL,"
-	" stream INTEGER NOT NULL,"
-	" kind INTEGER NOT NULL,"
-	" phase INTEGER NOT NULL,"
-	" layer INTEGER NOT NULL,"
-	" microbatch INTEGER NOT NULL,"
-	" start_s REAL NOT NULL,"
-	" end_s REAL NOT NULL,"
-	" flops REAL,"
-	" bytes REAL,"
-	" name TEXT NOT NULL);"
-	"CREATE INDEX traces_run_task ON traces(run_id, task_id);"
-	"CREATE TABLE devices ("
-	" id INTEGER PRIMARY KEY,"
-	" fingerprint TEXT NOT NULL UNIQUE,"
-	" description TEXT,"
-	" created TEXT NOT NULL);"
-	"CREATE TABLE kernel_profiles ("
-	" id INTEGER PRIMARY KEY,"
-	" device_id INTEGER NOT NULL REFERENCES devices(id) ON DELETE CASCADE,"
-	" op TEXT NOT NULL,"
-	" dtype TEXT NOT NULL,"
-	" M INTEGER NOT NULL, N INTEGER NOT NULL, K INTEGER NOT NULL,"
-	" B INTEGER NOT NULL, T INTEGER NOT NULL, C INTEGER NOT NULL,"
-	" NH INTEGER NOT NULL, KVH INTEGER NOT NULL, HS INTEGER NOT NULL,"
-	" V INTEGER NOT NULL, numel INTEGER NOT NULL, variant INTEGER NOT NULL,"
-	" median_s REAL, spread_s REAL, reps INTEGER,"
-	" flops REAL, bytes REAL,"
-	" created TEXT NOT NULL);"
-	"CREATE INDEX kernel_profiles_device_op ON kernel_profiles(device_id, op);"
-	"CREATE TABLE comm_profiles ("
-	" id INTEGER PRIMARY KEY,"
-	" device_id INTEGER NOT NULL REFERENCES devices(id) ON DELETE CASCADE,"
-	" op TEXT NOT NULL,"
-	" ranks INTEGER NOT NULL,"
-	" bytes REAL NOT NULL,"
-	" median_s REAL, spread_s REAL, reps INTEGER,"
-	" created TEXT NOT NULL);"
-	"CREATE INDEX comm_profiles_device_op ON comm_profiles(device_id, op);"
-	"CREATE TABLE validations ("
-	" id INTEGER PRIMARY KEY,"
-	" sim_run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,"
-	" exec_run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,"
-	" task_id INTEGER,"
-	" predicted_s REAL,"
-	" measured_s REAL,"
-	" rel_error REAL);"
-	"CREATE INDEX validations_sim ON validations(sim_run_id);"
-	"CREATE INDEX validations_exec ON validations(exec_run_id);",
+    /* 0 -> 1: the initial schema (DESIGN section 7). */
+    "CREATE TABLE scenarios ("
+    " id INTEGER PRIMARY KEY,"
+    " name TEXT NOT NULL,"
+    " canonical TEXT NOT NULL,"
+    " sha256 TEXT NOT NULL UNIQUE,"
+    " created TEXT NOT NULL);"
+    "CREATE TABLE runs ("
+    " id INTEGER PRIMARY KEY,"
+    " scenario_id INTEGER REFERENCES scenarios(id),"
+    " backend TEXT NOT NULL,"
+    " status TEXT NOT NULL CHECK (status IN ('running','finished','failed')),"
+    " message TEXT,"
+    " tool_version TEXT NOT NULL,"
+    " host TEXT,"
+    " pid INTEGER,"
+    " seed INTEGER,"
+    " started_at TEXT NOT NULL,"
+    " finished_at TEXT);"
+    "CREATE INDEX runs_scenario ON runs(scenario_id);"
+    "CREATE INDEX runs_status ON runs(status);"
+    "CREATE TABLE params ("
+    " run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,"
+    " key TEXT NOT NULL,"
+    " value TEXT,"
+    " value_num REAL,"
+    " PRIMARY KEY (run_id, key));"
+    "CREATE INDEX params_key ON params(key);"
+    "CREATE TABLE metrics ("
+    " run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,"
+    " key TEXT NOT NULL,"
+    " value REAL,"
+    " PRIMARY KEY (run_id, key));"
+    "CREATE INDEX metrics_key ON metrics(key);"
+    "CREATE TABLE breakdowns ("
+    " run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,"
+    " rank INTEGER NOT NULL,"
+    " component TEXT NOT NULL,"
+    " key TEXT NOT NULL,"
+    " value REAL,"
+    " PRIMARY KEY (run_id, rank, component, key));"
+    "CREATE TABLE traces ("
+    " run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,"
+    " task_id INTEGER NOT NULL,"
+    " rank INTEGER NOT NULL,"
+    " stream INTEGER NOT NULL,"
+    " kind INTEGER NOT NULL,"
+    " phase INTEGER NOT NULL,"
+    " layer INTEGER NOT NULL,"
+    " microbatch INTEGER NOT NULL,"
+    " start_s REAL NOT NULL,"
+    " end_s REAL NOT NULL,"
+    " flops REAL,"
+    " bytes REAL,"
+    " name TEXT NOT NULL);"
+    "CREATE INDEX traces_run_task ON traces(run_id, task_id);"
+    "CREATE TABLE devices ("
+    " id INTEGER PRIMARY KEY,"
+    " fingerprint TEXT NOT NULL UNIQUE,"
+    " description TEXT,"
+    " created TEXT NOT NULL);"
+    "CREATE TABLE kernel_profiles ("
+    " id INTEGER PRIMARY KEY,"
+    " device_id INTEGER NOT NULL REFERENCES devices(id) ON DELETE CASCADE,"
+    " op TEXT NOT NULL,"
+    " dtype TEXT NOT NULL,"
+    " M INTEGER NOT NULL, N INTEGER NOT NULL, K INTEGER NOT NULL,"
+    " B INTEGER NOT NULL, T INTEGER NOT NULL, C INTEGER NOT NULL,"
+    " NH INTEGER NOT NULL, KVH INTEGER NOT NULL, HS INTEGER NOT NULL,"
+    " V INTEGER NOT NULL, numel INTEGER NOT NULL, variant INTEGER NOT NULL,"
+    " median_s REAL, spread_s REAL, reps INTEGER,"
+    " flops REAL, bytes REAL,"
+    " created TEXT NOT NULL);"
+    "CREATE INDEX kernel_profiles_device_op ON kernel_profiles(device_id, op);"
+    "CREATE TABLE comm_profiles ("
+    " id INTEGER PRIMARY KEY,"
+    " device_id INTEGER NOT NULL REFERENCES devices(id) ON DELETE CASCADE,"
+    " op TEXT NOT NULL,"
+    " ranks INTEGER NOT NULL,"
+    " bytes REAL NOT NULL,"
+    " median_s REAL, spread_s REAL, reps INTEGER,"
+    " created TEXT NOT NULL);"
+    "CREATE INDEX comm_profiles_device_op ON comm_profiles(device_id, op);"
+    "CREATE TABLE validations ("
+    " id INTEGER PRIMARY KEY,"
+    " sim_run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,"
+    " exec_run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,"
+    " task_id INTEGER,"
+    " predicted_s REAL,"
+    " measured_s REAL,"
+    " rel_error REAL);"
+    "CREATE INDEX validations_sim ON validations(sim_run_id);"
+    "CREATE INDEX validations_exec ON validations(exec_run_id);",
 };
 
 #define NMIGRATIONS ((int)(sizeof migrations / sizeof migrations[0]))
 
-int store_schema_current(void) { return NMIGRATIONS; }
+int store_schema_current(void)
+{
+	return NMIGRATIONS;
+}
 
 ps_status store_err(struct ps_store *st, const char *what)
 {
@@ -212,9 +215,9 @@ static ps_status check_identity(struct ps_store *st, int64_t *version)
 	    (r = exec_int(st, "SELECT count(*) FROM sqlite_master", "reading the schema", &objects)))
 		return r;
 	if (app != PS_STORE_APPLICATION_ID && app != 0)
-		return PS_ERROR(PS_ERR_DB,
-				"%s: not a parasim database (application_id 0x%08llx, expected 0x%08x)",
-				st->path, (unsigned long long)(uint32_t)app, (unsigned)PS_STORE_APPLICATION_ID);
+		return PS_ERROR(
+		    PS_ERR_DB, "%s: not a parasim database (application_id 0x%08llx, expected 0x%08x)",
+		    st->path, (unsigned long long)(uint32_t)app, (unsigned)PS_STORE_APPLICATION_ID);
 	if (app == 0 && objects > 0)
 		return PS_ERROR(PS_ERR_DB,
 				"%s: not a parasim database (an SQLite file of another program: "
@@ -295,10 +298,12 @@ ps_status store_schema_open(struct ps_store *st)
 	snprintf(got, sizeof got, "%s", mode ? mode : "?");
 	sqlite3_finalize(s);
 	if (!wal && !memory)
-		return PS_ERROR(PS_ERR_DB, "%s: cannot use WAL mode (journal mode stays '%s'); "
-				"is the file on a file system without shared memory?", st->path, got);
-	if (sqlite3_exec(st->db, "PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL", NULL, NULL,
-			 NULL) != SQLITE_OK)
+		return PS_ERROR(PS_ERR_DB,
+				"%s: cannot use WAL mode (journal mode stays '%s'); "
+				"is the file on a file system without shared memory?",
+				st->path, got);
+	if (sqlite3_exec(st->db, "PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL", NULL, NULL, NULL) !=
+	    SQLITE_OK)
 		return store_err(st, "setting pragmas");
 	if (ver < NMIGRATIONS && (r = migrate(st)))
 		return r;
@@ -355,14 +360,23 @@ void store_close(struct ps_store *st)
 	free(st);
 }
 
-struct sqlite3 *store_db(struct ps_store *st) { return st->db; }
+struct sqlite3 *store_db(struct ps_store *st)
+{
+	return st->db;
+}
 
-int store_schema_version(struct ps_store *st) { return st->version; }
+int store_schema_version(struct ps_store *st)
+{
+	return st->version;
+}
 
 /* One C locale for number formatting, made once per process. */
 static locale_t c_locale;
 static pthread_once_t c_locale_once = PTHREAD_ONCE_INIT;
-static void c_locale_make(void) { c_locale = newlocale(LC_NUMERIC_MASK, "C", (locale_t)0); }
+static void c_locale_make(void)
+{
+	c_locale = newlocale(LC_NUMERIC_MASK, "C", (locale_t)0);
+}
 
 void store_fmt_double(char *buf, size_t size, double v)
 {

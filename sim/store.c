@@ -25,33 +25,33 @@
 #define NOW "strftime('%Y-%m-%dT%H:%M:%fZ','now')"
 
 static const char *const stmt_sql[ST_COUNT_] = {
-	[ST_BEGIN_IMMEDIATE] = "BEGIN IMMEDIATE",
-	[ST_COMMIT] = "COMMIT",
-	[ST_ROLLBACK] = "ROLLBACK",
-	[ST_SCEN_INSERT] = "INSERT OR IGNORE INTO scenarios(name, canonical, sha256, created) "
-			   "VALUES(?1, ?2, ?3, " NOW ")",
-	[ST_SCEN_FIND] = "SELECT id, canonical FROM scenarios WHERE sha256 = ?1",
-	[ST_RUN_INSERT] = "INSERT INTO runs(scenario_id, backend, status, tool_version, host, pid, seed, "
-			  "started_at) VALUES(?1, ?2, 'running', ?3, ?4, ?5, ?6, " NOW ")",
-	[ST_RUN_FINISH] = "UPDATE runs SET status = ?2, message = ?3, finished_at = " NOW " WHERE id = ?1",
-	[ST_PARAM] = "INSERT OR REPLACE INTO params(run_id, key, value, value_num) VALUES(?1, ?2, ?3, ?4)",
-	[ST_METRIC] = "INSERT OR REPLACE INTO metrics(run_id, key, value) VALUES(?1, ?2, ?3)",
-	[ST_BREAKDOWN] = "INSERT OR REPLACE INTO breakdowns(run_id, rank, component, key, value) "
-			 "VALUES(?1, ?2, ?3, ?4, ?5)",
-	[ST_TRACE] = "INSERT INTO traces(run_id, task_id, rank, stream, kind, phase, layer, microbatch, "
-		     "start_s, end_s, flops, bytes, name) "
-		     "VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
-	[ST_DEV_INSERT] = "INSERT OR IGNORE INTO devices(fingerprint, description, created) "
-			  "VALUES(?1, ?2, " NOW ")",
-	[ST_DEV_UPDATE] = "UPDATE devices SET description = ?2 WHERE fingerprint = ?1 "
-			  "AND description IS NOT ?2",
-	[ST_DEV_FIND] = "SELECT id FROM devices WHERE fingerprint = ?1",
-	[ST_KERNEL] = "INSERT INTO kernel_profiles(device_id, op, dtype, M, N, K, B, T, C, NH, KVH, HS, "
-		      "V, numel, variant, median_s, spread_s, reps, flops, bytes, created) "
-		      "VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, "
-		      "?17, ?18, ?19, ?20, " NOW ")",
-	[ST_COMM] = "INSERT INTO comm_profiles(device_id, op, ranks, bytes, median_s, spread_s, reps, "
-		    "created) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, " NOW ")",
+    [ST_BEGIN_IMMEDIATE] = "BEGIN IMMEDIATE",
+    [ST_COMMIT] = "COMMIT",
+    [ST_ROLLBACK] = "ROLLBACK",
+    [ST_SCEN_INSERT] = "INSERT OR IGNORE INTO scenarios(name, canonical, sha256, created) "
+		       "VALUES(?1, ?2, ?3, " NOW ")",
+    [ST_SCEN_FIND] = "SELECT id, canonical FROM scenarios WHERE sha256 = ?1",
+    [ST_RUN_INSERT] = "INSERT INTO runs(scenario_id, backend, status, tool_version, host, pid, seed, "
+		      "started_at) VALUES(?1, ?2, 'running', ?3, ?4, ?5, ?6, " NOW ")",
+    [ST_RUN_FINISH] = "UPDATE runs SET status = ?2, message = ?3, finished_at = " NOW " WHERE id = ?1",
+    [ST_PARAM] = "INSERT OR REPLACE INTO params(run_id, key, value, value_num) VALUES(?1, ?2, ?3, ?4)",
+    [ST_METRIC] = "INSERT OR REPLACE INTO metrics(run_id, key, value) VALUES(?1, ?2, ?3)",
+    [ST_BREAKDOWN] = "INSERT OR REPLACE INTO breakdowns(run_id, rank, component, key, value) "
+		     "VALUES(?1, ?2, ?3, ?4, ?5)",
+    [ST_TRACE] = "INSERT INTO traces(run_id, task_id, rank, stream, kind, phase, layer, microbatch, "
+		 "start_s, end_s, flops, bytes, name) "
+		 "VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
+    [ST_DEV_INSERT] = "INSERT OR IGNORE INTO devices(fingerprint, description, created) "
+		      "VALUES(?1, ?2, " NOW ")",
+    [ST_DEV_UPDATE] = "UPDATE devices SET description = ?2 WHERE fingerprint = ?1 "
+		      "AND description IS NOT ?2",
+    [ST_DEV_FIND] = "SELECT id FROM devices WHERE fingerprint = ?1",
+    [ST_KERNEL] = "INSERT INTO kernel_profiles(device_id, op, dtype, M, N, K, B, T, C, NH, KVH, HS, "
+		  "V, numel, variant, median_s, spread_s, reps, flops, bytes, created) "
+		  "VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, "
+		  "?17, ?18, ?19, ?20, " NOW ")",
+    [ST_COMM] = "INSERT INTO comm_profiles(device_id, op, ranks, bytes, median_s, spread_s, reps, "
+		"created) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, " NOW ")",
 };
 
 sqlite3_stmt *store_stmt(struct ps_store *st, enum store_stmt which)
@@ -82,7 +82,10 @@ static ps_status step_done(struct ps_store *st, sqlite3_stmt *s, const char *wha
 	return r;
 }
 
-static int bad_text(const char *s) { return !s || !*s; }
+static int bad_text(const char *s)
+{
+	return !s || !*s;
+}
 
 /* Bind a double; SQLite has no NaN (it would bind NULL anyway). */
 static void bind_num(sqlite3_stmt *s, int i, double v)
@@ -95,11 +98,12 @@ static void bind_num(sqlite3_stmt *s, int i, double v)
 
 /* ---- scenarios ---- */
 
-ps_status store_scenario_put(struct ps_store *st, const char *name, const char *canonical,
-			     const char *sha256, int64_t *scenario_id)
+ps_status store_scenario_put(struct ps_store *st, const char *name, const char *canonical, const char *sha256,
+			     int64_t *scenario_id)
 {
 	if (bad_text(name) || !canonical || !sha256)
-		return PS_ERROR(PS_ERR_INVALID, "store_scenario_put: name, canonical text and sha256 required");
+		return PS_ERROR(PS_ERR_INVALID,
+				"store_scenario_put: name, canonical text and sha256 required");
 	char hash[65];
 	size_t n = strlen(sha256);
 	if (n != 64)
@@ -126,9 +130,10 @@ ps_status store_scenario_put(struct ps_store *st, const char *name, const char *
 	if (rc == SQLITE_ROW) {
 		const char *have = (const char *)sqlite3_column_text(s, 1);
 		if (!have || strcmp(have, canonical) != 0)
-			r = PS_ERROR(PS_ERR_INVALID,
-				     "%s: scenario sha256 %s is already stored with a different canonical text",
-				     st->path, hash);
+			r = PS_ERROR(
+			    PS_ERR_INVALID,
+			    "%s: scenario sha256 %s is already stored with a different canonical text",
+			    st->path, hash);
 		else if (scenario_id)
 			*scenario_id = sqlite3_column_int64(s, 0);
 	} else if (rc == SQLITE_DONE) {
@@ -146,8 +151,9 @@ ps_status store_run_begin(struct ps_store *st, int64_t scenario_id, const char *
 			  int64_t *run_id)
 {
 	if (st->run_state != RUN_NONE)
-		return PS_ERROR(PS_ERR_INVALID, "%s: run %lld is still open; finish it before beginning another",
-				st->path, (long long)st->run_id);
+		return PS_ERROR(PS_ERR_INVALID,
+				"%s: run %lld is still open; finish it before beginning another", st->path,
+				(long long)st->run_id);
 	if (bad_text(backend))
 		return PS_ERROR(PS_ERR_INVALID, "store_run_begin: backend name required");
 	char host[256] = "";
@@ -197,10 +203,12 @@ static ps_status run_txn(struct ps_store *st, int64_t run_id)
 		return PS_OK;
 	}
 	if (st->run_state == RUN_OPEN && sqlite3_get_autocommit(st->db))
-		st->run_state = RUN_BROKEN;  /* SQLite rolled back after an error */
+		st->run_state = RUN_BROKEN; /* SQLite rolled back after an error */
 	if (st->run_state == RUN_BROKEN)
-		return PS_ERROR(PS_ERR_DB, "%s: run %lld lost its rows when an earlier error rolled its "
-				"transaction back; finish it as failed", st->path, (long long)run_id);
+		return PS_ERROR(PS_ERR_DB,
+				"%s: run %lld lost its rows when an earlier error rolled its "
+				"transaction back; finish it as failed",
+				st->path, (long long)run_id);
 	return PS_OK;
 }
 
@@ -363,8 +371,10 @@ ps_status store_run_finish(struct ps_store *st, int64_t run_id, const char *stat
 			return run_mark_failed(st, run_id, message ? message : msg);
 		ps_status r2 = run_mark_failed(st, run_id, msg);
 		(void)r2;
-		return PS_ERROR(PS_ERR_DB, "%s: run %lld cannot be finished: an earlier error rolled back "
-				"its rows; marked failed", st->path, (long long)run_id);
+		return PS_ERROR(PS_ERR_DB,
+				"%s: run %lld cannot be finished: an earlier error rolled back "
+				"its rows; marked failed",
+				st->path, (long long)run_id);
 	}
 	if (r)
 		goto fail;
@@ -380,7 +390,8 @@ ps_status store_run_finish(struct ps_store *st, int64_t run_id, const char *stat
 	if ((r = row_step(st, s, "finishing a run")))
 		goto fail;
 	if (sqlite3_changes(st->db) != 1) {
-		r = PS_ERROR(PS_ERR_NOTFOUND, "%s: run %lld is not in the store", st->path, (long long)run_id);
+		r = PS_ERROR(PS_ERR_NOTFOUND, "%s: run %lld is not in the store", st->path,
+			     (long long)run_id);
 		goto fail;
 	}
 	if ((r = store_run_stmt(st, ST_COMMIT, "committing a run")))
@@ -463,10 +474,10 @@ ps_status store_device_latest(struct ps_store *st, int64_t *device_id, char *fin
 {
 	/* The device whose newest kernel or collective sample is the newest. */
 	static const char sql[] =
-		"SELECT d.id, d.fingerprint FROM devices d JOIN ("
-		" SELECT device_id, created FROM kernel_profiles"
-		" UNION ALL SELECT device_id, created FROM comm_profiles) p ON p.device_id = d.id"
-		" ORDER BY p.created DESC, d.id DESC LIMIT 1";
+	    "SELECT d.id, d.fingerprint FROM devices d JOIN ("
+	    " SELECT device_id, created FROM kernel_profiles"
+	    " UNION ALL SELECT device_id, created FROM comm_profiles) p ON p.device_id = d.id"
+	    " ORDER BY p.created DESC, d.id DESC LIMIT 1";
 	sqlite3_stmt *s = NULL;
 	if (sqlite3_prepare_v2(st->db, sql, -1, &s, NULL) != SQLITE_OK)
 		return store_err(st, "finding the latest device");
@@ -529,9 +540,9 @@ ps_status store_kernel_each(struct ps_store *st, int64_t device_id, const char *
 			    int (*cb)(const struct ps_kernel_sample *s, void *arg), void *arg)
 {
 	static const char sql[] =
-		"SELECT op, dtype, M, N, K, B, T, C, NH, KVH, HS, V, numel, variant, median_s, spread_s,"
-		" reps, flops, bytes FROM kernel_profiles WHERE device_id = ?1 AND (?2 IS NULL OR op = ?2)"
-		" ORDER BY id";
+	    "SELECT op, dtype, M, N, K, B, T, C, NH, KVH, HS, V, numel, variant, median_s, spread_s,"
+	    " reps, flops, bytes FROM kernel_profiles WHERE device_id = ?1 AND (?2 IS NULL OR op = ?2)"
+	    " ORDER BY id";
 	/* A fresh statement: the callback may call back into the store. */
 	sqlite3_stmt *s = NULL;
 	if (sqlite3_prepare_v2(st->db, sql, -1, &s, NULL) != SQLITE_OK)
@@ -595,9 +606,8 @@ ps_status store_comm_put(struct ps_store *st, int64_t device_id, const struct ps
 ps_status store_comm_each(struct ps_store *st, int64_t device_id, const char *op,
 			  int (*cb)(const struct ps_comm_sample *s, void *arg), void *arg)
 {
-	static const char sql[] =
-		"SELECT op, ranks, bytes, median_s, spread_s, reps FROM comm_profiles"
-		" WHERE device_id = ?1 AND (?2 IS NULL OR op = ?2) ORDER BY id";
+	static const char sql[] = "SELECT op, ranks, bytes, median_s, spread_s, reps FROM comm_profiles"
+				  " WHERE device_id = ?1 AND (?2 IS NULL OR op = ?2) ORDER BY id";
 	sqlite3_stmt *s = NULL;
 	if (sqlite3_prepare_v2(st->db, sql, -1, &s, NULL) != SQLITE_OK)
 		return store_err(st, "reading collective samples");

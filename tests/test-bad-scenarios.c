@@ -12,6 +12,7 @@
 #include <stddef.h>
 #include <cmocka.h>
 #include <dirent.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,6 +21,25 @@
 #include "testutil.h"
 
 #define MIN_CASES 50
+
+/* Failure details as TAP comments (cmocka's own text goes to stderr, which
+ * the TAP log does not keep). */
+static void diag_lines(const char *m)
+{
+	while (*m) {
+		size_t n = strcspn(m, "\n");
+		printf("# %.*s\n", (int)n, m);
+		m += n + (m[n] == '\n');
+	}
+	fflush(stdout);
+}
+#define FAILF(...)                                                                                             \
+	do {                                                                                                   \
+		char m_[8192];                                                                                 \
+		snprintf(m_, sizeof m_, __VA_ARGS__);                                                          \
+		diag_lines(m_);                                                                                \
+		fail();                                                                                        \
+	} while (0)
 
 static char *read_first_line(const char *path)
 {
@@ -42,13 +62,13 @@ static void test_bad_file(void **state)
 	snprintf(errpath, sizeof errpath, "%.*s.err", (int)(strlen(name) - 5), name);
 	char *want = read_first_line(errpath);
 	if (!want || !*want)
-		fail_msg("%s: missing or empty %s", name, errpath);
+		FAILF("%s: missing or empty %s", name, errpath);
 	char *out = NULL, *err = NULL;
 	int rc = test_run_parasim(&out, &err, "check", name, NULL);
 	if (rc != 1)
-		fail_msg("%s: exit status %d (want 1; -1 = crashed)\nstderr: %s", name, rc, err);
+		FAILF("%s: exit status %d (want 1; -1 = crashed)\nstderr: %s", name, rc, err);
 	if (out[0] != '\0')
-		fail_msg("%s: unexpected stdout: %s", name, out);
+		FAILF("%s: unexpected stdout: %s", name, out);
 	char first[2048];
 	snprintf(first, sizeof first, "%.*s", (int)strcspn(err, "\n"), err);
 	char prefix[1024];
@@ -57,12 +77,12 @@ static void test_bad_file(void **state)
 	bool dots = wl > 3 && strcmp(want + wl - 3, "...") == 0;
 	if (strncmp(want, prefix, strlen(prefix)) == 0 && dots) {
 		if (strncmp(first, want, wl - 3) != 0)
-			fail_msg("%s:\n got: %s\nwant (prefix): %s", name, first, want);
+			FAILF("%s:\n got: %s\nwant (prefix): %s", name, first, want);
 	} else if (strncmp(want, prefix, strlen(prefix)) == 0) {
 		if (strcmp(first, want) != 0)
-			fail_msg("%s:\n got: %s\nwant: %s", name, first, want);
+			FAILF("%s:\n got: %s\nwant: %s", name, first, want);
 	} else if (!strstr(err, want)) {
-		fail_msg("%s:\n got: %s\nwant (substring): %s", name, err, want);
+		FAILF("%s:\n got: %s\nwant (substring): %s", name, err, want);
 	}
 	/* every message has the FILE:LINE:COL: key.path: expected ..., got ... form */
 	assert_non_null(strstr(first, ": expected "));

@@ -145,7 +145,8 @@ static void test_mpirun(void **state)
 	if (!profile_comm_available()) {
 		/* Built without MPI: a clear failure, exit 1. */
 		char *err;
-		assert_int_equal(test_run_parasim(NULL, &err, "profile", "--comm", "--tiny", "--db", db, NULL), 1);
+		assert_int_equal(
+		    test_run_parasim(NULL, &err, "profile", "--comm", "--tiny", "--db", db, NULL), 1);
 		assert_non_null(strstr(err, "MPI"));
 		free(err);
 		return;
@@ -155,8 +156,9 @@ static void test_mpirun(void **state)
 		skip();
 	char bin[2048];
 	snprintf(bin, sizeof bin, "%s/parasim", test_env("PS_BUILDDIR", "."));
-	const char *argv[] = {mpirun, "-np", "2", "--oversubscribe", "--allow-run-as-root", bin, "profile", "--comm",
-			      "--tiny", "--db", db, NULL};
+	const char *argv[] = {mpirun, "-np",	 "2",	   "--oversubscribe", "--allow-run-as-root",
+			      bin,    "profile", "--comm", "--tiny",	      "--db",
+			      db,     NULL};
 	char *out, *err;
 	int rc = run_cmd(&out, &err, argv);
 	if (rc != 0)
@@ -199,9 +201,9 @@ static void test_mpirun(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_sizes),
-		cmocka_unit_test(test_fit),
-		cmocka_unit_test(test_mpirun),
+	    cmocka_unit_test(test_sizes),
+	    cmocka_unit_test(test_fit),
+	    cmocka_unit_test(test_mpirun),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

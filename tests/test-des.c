@@ -71,7 +71,8 @@ static void fx_fini(struct fx *f)
 	net_free(f->net);
 }
 
-static uint32_t add_kernel(struct ps_graph *g, int rank, int stream, double us, const uint32_t *deps, uint32_t nd)
+static uint32_t add_kernel(struct ps_graph *g, int rank, int stream, double us, const uint32_t *deps,
+			   uint32_t nd)
 {
 	struct ps_task t;
 	memset(&t, 0, sizeof t);
@@ -88,8 +89,8 @@ static uint32_t add_kernel(struct ps_graph *g, int rank, int stream, double us, 
 	return id;
 }
 
-static uint32_t add_coll(struct ps_graph *g, int rank, int stream, int comm, ps_group_kind grp, int size, double bytes,
-			 uint32_t match, const uint32_t *deps, uint32_t nd)
+static uint32_t add_coll(struct ps_graph *g, int rank, int stream, int comm, ps_group_kind grp, int size,
+			 double bytes, uint32_t match, const uint32_t *deps, uint32_t nd)
 {
 	struct ps_task t;
 	memset(&t, 0, sizeof t);
@@ -298,6 +299,54 @@ static void test_straggler(void **state)
 	straggler_case(1);
 }
 
+/* Several collectives per rank, all leaders added before their followers
+ * (as a builder that emits rank by rank does): explicit and inferred
+ * matching give the same, exact timeline. */
+static void many_colls_case(int explicit_match, double *ends)
+{
+	struct fx f;
+	fx_init(&f, 4, 4, 1, 1, 4, 0);
+	for (int r = 0; r < 4; r++)
+		f.g->ranks[r].tp_rank = r;
+	enum { K = 5 };
+	uint32_t lead[K];
+	for (int r = 0; r < 4; r++) {
+		uint32_t prev = NONE;
+		for (int k = 0; k < K; k++) {
+			uint32_t kk = add_kernel(f.g, r, STREAM_COMPUTE, 1 + r + k, &prev, 1);
+			uint32_t m = !explicit_match ? NONE : r == 0 ? 0xFFFFFFFEu : lead[k];
+			prev = add_coll(f.g, r, STREAM_TP, COMM_TP, GROUP_TP, 4, 4e4, m, &kk, 1);
+			if (r == 0)
+				lead[k] = prev;
+		}
+	}
+	struct ps_des_result r = run(&f, 1);
+	/* collective k starts when rank 3 (slowest) is ready: kernels 4+k us,
+	 * ring all-reduce of 4e4 B over 4 ranks at 1 GB/s = 2*3/4*40 us = 60 us */
+	double t = 0;
+	for (int k = 0; k < K; k++) {
+		t += 4 + k + 60;
+		for (uint32_t i = 0; i < f.g->ntasks; i++)
+			if (f.g->tasks[i].kind == TASK_COLL && i / 2 % K == (uint32_t)k)
+				assert_time(r.trace[i].end_s, t);
+	}
+	assert_time(r.step_time_s, t);
+	for (int q = 0; q < 4; q++)
+		ends[q] = r.ranks[q].idle_s;
+	des_result_fini(&r);
+	fx_fini(&f);
+}
+
+static void test_many_collectives(void **state)
+{
+	(void)state;
+	double a[4], b[4];
+	many_colls_case(0, a);
+	many_colls_case(1, b);
+	for (int q = 0; q < 4; q++)
+		assert_true(a[q] == b[q]);
+}
+
 /* Exposed communication on a known timeline (one rank, folded TP group of
  * 2, overlap slowdown 0.5):
  *   A kernel [0,10)            X tp all-reduce [0,20)   (starts after A began)
@@ -405,7 +454,8 @@ static void onef1b_case(int p, int m, double tf, double tb)
 	for (int s = 0; s < p; s++) {
 		double bubble = r.ranks[s].idle_s / r.step_time_s;
 		if (fabs(bubble - (double)(p - 1) / (m + p - 1)) > 1e-12)
-			fail_msg("stage %d: bubble %.15g, want %.15g", s, bubble, (double)(p - 1) / (m + p - 1));
+			fail_msg("stage %d: bubble %.15g, want %.15g", s, bubble,
+				 (double)(p - 1) / (m + p - 1));
 		assert_time(r.ranks[s].busy_compute_s, m * (tf + tb));
 	}
 	des_result_fini(&r);
@@ -449,7 +499,8 @@ static void build_random(struct fx *f, unsigned seed)
 		}
 		uint32_t c[4];
 		for (int r = 0; r < 4; r++)
-			c[r] = add_coll(f->g, r, STREAM_TP, COMM_TP, GROUP_WORLD, 4, 1e3 * (1 + ph % 3), NONE, &k[r], 1);
+			c[r] = add_coll(f->g, r, STREAM_TP, COMM_TP, GROUP_WORLD, 4, 1e3 * (1 + ph % 3), NONE,
+					&k[r], 1);
 		for (int r = 1; r < 4; r++) /* posted before the rank's own send: a chain, no deadlock */
 			rcv[r] = add_p2p(f->g, r, TASK_RECV, r - 1, 5e3, NULL, 0);
 		/* chain sends r -> r+1, each after the rank's kernel */
@@ -606,17 +657,12 @@ static void test_empty(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_chain),
-		cmocka_unit_test(test_two_streams_overlap),
-		cmocka_unit_test(test_cross_rank_deps),
-		cmocka_unit_test(test_send_recv),
-		cmocka_unit_test(test_straggler),
-		cmocka_unit_test(test_exposed_comm),
-		cmocka_unit_test(test_1f1b_bubble),
-		cmocka_unit_test(test_determinism),
-		cmocka_unit_test(test_costmodel),
-		cmocka_unit_test(test_errors),
-		cmocka_unit_test(test_empty),
+	    cmocka_unit_test(test_chain),	    cmocka_unit_test(test_two_streams_overlap),
+	    cmocka_unit_test(test_cross_rank_deps), cmocka_unit_test(test_send_recv),
+	    cmocka_unit_test(test_straggler),	    cmocka_unit_test(test_many_collectives),
+	    cmocka_unit_test(test_exposed_comm),    cmocka_unit_test(test_1f1b_bubble),
+	    cmocka_unit_test(test_determinism),	    cmocka_unit_test(test_costmodel),
+	    cmocka_unit_test(test_errors),	    cmocka_unit_test(test_empty),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

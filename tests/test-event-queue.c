@@ -40,10 +40,9 @@ static size_t check_heap(const struct ps_event_queue *q)
 	for (size_t i = 0; i < q->count; i++) {
 		const struct ps_event_slot *s = &q->heap[i];
 		assert_int_equal(s->ev->slot, i);
-		assert_true(s->time == s->ev->time && s->seq == s->ev->seq);
 		if (i > 0) {
-			const struct ps_event_slot *p = &q->heap[(i - 1) / 2];
-			int ok = p->time < s->time || (p->time == s->time && p->seq < s->seq);
+			const struct ps_event *p = q->heap[(i - 1) / 2].ev, *e = s->ev;
+			int ok = p->time < e->time || (p->time == e->time && p->seq < e->seq);
 			assert_true(ok);
 		}
 	}
@@ -258,11 +257,11 @@ static void test_interleaved(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_random_sorted),
-		cmocka_unit_test(test_ties_fifo),
-		cmocka_unit_test(test_remove),
-		cmocka_unit_test(test_interleaved),
-		cmocka_unit_test(test_reschedule_equals_remove_push),
+	    cmocka_unit_test(test_random_sorted),
+	    cmocka_unit_test(test_ties_fifo),
+	    cmocka_unit_test(test_remove),
+	    cmocka_unit_test(test_interleaved),
+	    cmocka_unit_test(test_reschedule_equals_remove_push),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

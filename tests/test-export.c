@@ -112,9 +112,9 @@ enum jtype { J_NULL, J_BOOL, J_NUM, J_STR, J_ARR, J_OBJ };
 struct jv {
 	enum jtype t;
 	double num;
-	char *str;        /* J_STR: decoded UTF-8 */
-	int n;            /* J_ARR / J_OBJ: members */
-	char **keys;      /* J_OBJ */
+	char *str;   /* J_STR: decoded UTF-8 */
+	int n;	     /* J_ARR / J_OBJ: members */
+	char **keys; /* J_OBJ */
 	struct jv *items;
 };
 
@@ -201,21 +201,38 @@ static int jp_string(struct jp *p, char **out)
 		}
 		p->s++;
 		switch (*p->s) {
-		case '"': buf[n++] = '"'; break;
-		case '\\': buf[n++] = '\\'; break;
-		case '/': buf[n++] = '/'; break;
-		case 'b': buf[n++] = '\b'; break;
-		case 'f': buf[n++] = '\f'; break;
-		case 'n': buf[n++] = '\n'; break;
-		case 'r': buf[n++] = '\r'; break;
-		case 't': buf[n++] = '\t'; break;
+		case '"':
+			buf[n++] = '"';
+			break;
+		case '\\':
+			buf[n++] = '\\';
+			break;
+		case '/':
+			buf[n++] = '/';
+			break;
+		case 'b':
+			buf[n++] = '\b';
+			break;
+		case 'f':
+			buf[n++] = '\f';
+			break;
+		case 'n':
+			buf[n++] = '\n';
+			break;
+		case 'r':
+			buf[n++] = '\r';
+			break;
+		case 't':
+			buf[n++] = '\t';
+			break;
 		case 'u': {
 			unsigned cp, lo;
 			if (hex4(p->s + 1, &cp))
 				goto bad;
 			p->s += 4;
 			if (cp >= 0xD800 && cp < 0xDC00) {
-				if (p->s[1] != '\\' || p->s[2] != 'u' || hex4(p->s + 3, &lo) || lo < 0xDC00 || lo > 0xDFFF)
+				if (p->s[1] != '\\' || p->s[2] != 'u' || hex4(p->s + 3, &lo) || lo < 0xDC00 ||
+				    lo > 0xDFFF)
 					goto bad;
 				cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
 				p->s += 6;
@@ -388,12 +405,12 @@ static void rm_db(const char *path)
 }
 
 static const char odd_text[] = "a,b \"q\"\r\nline2 \\ back\x01\x1f\ttab end";
-static const char bad_utf8[] = "ok\xffok \xc3\xa9";            /* invalid byte, then a valid é */
+static const char bad_utf8[] = "ok\xffok \xc3\xa9"; /* invalid byte, then a valid é */
 static const char scen_name[] = "tiny-\xc3\xbc \"v2\"";
 
 /* Values stored, for checking what comes back. */
-static const double third = 1.0 / 3.0, mfu = 0.42, peak = 7.9e10, tiny_lr = 1e-300, denorm = 4.9406564584124654e-324,
-		    tok = 123456.789, big = DBL_MAX, lr = 0.1;
+static const double third = 1.0 / 3.0, mfu = 0.42, peak = 7.9e10, tiny_lr = 1e-300,
+		    denorm = 4.9406564584124654e-324, tok = 123456.789, big = DBL_MAX, lr = 0.1;
 static int64_t run1, run2, run3;
 
 static void put_trace(struct ps_store *st, int64_t run)
@@ -430,9 +447,10 @@ static int setup(void **state)
 	int64_t scen;
 	if (store_open(db_path, &st))
 		return -1;
-	assert_int_equal(store_scenario_put(st, scen_name, "model: tiny\n",
-					    "00000000000000000000000000000000000000000000000000000000000000aa", &scen),
-			 PS_OK);
+	assert_int_equal(
+	    store_scenario_put(st, scen_name, "model: tiny\n",
+			       "00000000000000000000000000000000000000000000000000000000000000aa", &scen),
+	    PS_OK);
 	assert_int_equal(store_run_begin(st, scen, "simulate", 1, &run1), PS_OK);
 	assert_int_equal(store_run_param(st, run1, "name", odd_text), PS_OK);
 	assert_int_equal(store_run_param(st, run1, "bad_utf8", bad_utf8), PS_OK);
@@ -479,14 +497,17 @@ static char *export_str(const char *format, int64_t run_id, ps_status want)
 	FILE *f = open_memstream(&buf, &len);
 	assert_non_null(f);
 	ps_status r = strcmp(format, "chrome-trace") == 0 ? store_export_chrome_trace(st, run_id, f)
-							   : store_export(st, format, run_id, f);
+							  : store_export(st, format, run_id, f);
 	assert_int_equal(r, want);
 	fclose(f);
 	store_close(st);
 	return buf;
 }
 
-static int same_double(double a, double b) { return memcmp(&a, &b, sizeof a) == 0; }
+static int same_double(double a, double b)
+{
+	return memcmp(&a, &b, sizeof a) == 0;
+}
 
 static void assert_num_field(const char *field, double want)
 {
@@ -499,7 +520,10 @@ static void assert_num_field(const char *field, double want)
 	}
 }
 
-static int have_python(void) { return system("python3 -c 'import json, csv' >/dev/null 2>&1") == 0; }
+static int have_python(void)
+{
+	return system("python3 -c 'import json, csv' >/dev/null 2>&1") == 0;
+}
 
 /* Run a python3 snippet on a text; returns its stdout (malloc'd) or NULL. */
 static char *python_on(const char *code, const char *text)
@@ -536,7 +560,8 @@ static void check_csv_all(const char *out)
 				/* params, sorted; 'status' clashes with a fixed column */
 				"bad_utf8", "lr", "name", "param.status", "tp",
 				/* metrics, sorted; 'lr' clashes with a param */
-				"denorm", "inf_s", "metric.lr", "mfu", "peak_mem_bytes", "step_time_s", "tokens_per_s"};
+				"denorm", "inf_s", "metric.lr", "mfu", "peak_mem_bytes", "step_time_s",
+				"tokens_per_s"};
 	int ncol = (int)(sizeof header / sizeof header[0]);
 	for (int r = 0; r < 3; r++)
 		assert_int_equal(c.nf[r], ncol);
@@ -625,7 +650,8 @@ static void test_csv(void **state)
 	int made = 0;
 	if (!used && access("/usr/share/i18n/locales/de_DE", R_OK) == 0 && mkdtemp(locdir)) {
 		made = 1;
-		snprintf(cmd, sizeof cmd, "localedef -i de_DE -f UTF-8 %s/de_DE.UTF-8 >/dev/null 2>&1", locdir);
+		snprintf(cmd, sizeof cmd, "localedef -i de_DE -f UTF-8 %s/de_DE.UTF-8 >/dev/null 2>&1",
+			 locdir);
 		if (system(cmd) != -1) {
 			setenv("LOCPATH", locdir, 1);
 			if (setlocale(LC_ALL, "de_DE.UTF-8"))
@@ -687,7 +713,7 @@ static void test_json_lines(void **state)
 			assert_true(same_double(jget(&v, "metric.lr")->num, tiny_lr));
 			assert_true(same_double(jget(&v, "step_time_s")->num, third));
 			assert_true(same_double(jget(&v, "denorm")->num, denorm));
-			assert_int_equal(jget(&v, "inf_s")->t, J_NULL);       /* non-finite */
+			assert_int_equal(jget(&v, "inf_s")->t, J_NULL);	       /* non-finite */
 			assert_int_equal(jget(&v, "tokens_per_s")->t, J_NULL); /* missing */
 		} else {
 			assert_true(id->num == (double)run2);
@@ -799,7 +825,8 @@ static void test_cmd_export(void **state)
 	assert_int_equal(test_run_parasim(NULL, &err, "export", "--db", db_path, "--format", "xml", NULL), 2);
 	assert_non_null(strstr(err, "xml"));
 	free(err);
-	assert_int_equal(test_run_parasim(NULL, &err, "export", "--db", db_path, "--format", "chrome-trace", NULL), 2);
+	assert_int_equal(
+	    test_run_parasim(NULL, &err, "export", "--db", db_path, "--format", "chrome-trace", NULL), 2);
 	free(err);
 	assert_int_equal(test_run_parasim(NULL, &err, "export", "--db", db_path, "--run", "abc", NULL), 2);
 	free(err);
@@ -837,8 +864,8 @@ static void test_cmd_export(void **state)
 	assert_true(fd >= 0);
 	close(fd);
 	want = export_str("json", run1, PS_OK);
-	assert_int_equal(test_run_parasim(NULL, NULL, "export", "--db", db_path, "--format", "json", "--run", run_s,
-					  "-o", opath, NULL),
+	assert_int_equal(test_run_parasim(NULL, NULL, "export", "--db", db_path, "--format", "json", "--run",
+					  run_s, "-o", opath, NULL),
 			 0);
 	fd = open(opath, O_RDONLY);
 	out = test_slurp_fd(fd);
@@ -847,8 +874,8 @@ static void test_cmd_export(void **state)
 	free(out);
 	free(want);
 	/* A failed export leaves the previous file alone. */
-	assert_int_equal(test_run_parasim(NULL, NULL, "export", "--db", db_path, "--run", "99999", "-o", opath, NULL),
-			 1);
+	assert_int_equal(
+	    test_run_parasim(NULL, NULL, "export", "--db", db_path, "--run", "99999", "-o", opath, NULL), 1);
 	fd = open(opath, O_RDONLY);
 	out = test_slurp_fd(fd);
 	close(fd);
@@ -857,14 +884,15 @@ static void test_cmd_export(void **state)
 
 	/* A write error is a failure, not a silent truncation. */
 	if (access("/dev/full", W_OK) == 0) {
-		assert_int_equal(test_run_parasim(NULL, &err, "export", "--db", db_path, "-o", "/dev/full", NULL), 1);
+		assert_int_equal(
+		    test_run_parasim(NULL, &err, "export", "--db", db_path, "-o", "/dev/full", NULL), 1);
 		assert_non_null(strstr(err, "writing the export failed"));
 		free(err);
 	}
 
 	want = export_str("chrome-trace", run1, PS_OK);
-	assert_int_equal(test_run_parasim(&out, NULL, "export", "--db", db_path, "--format", "chrome-trace", "--run",
-					  run_s, NULL),
+	assert_int_equal(test_run_parasim(&out, NULL, "export", "--db", db_path, "--format", "chrome-trace",
+					  "--run", run_s, NULL),
 			 0);
 	assert_string_equal(out, want);
 	free(out);
@@ -875,10 +903,10 @@ static void test_cmd_export(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_csv),
-		cmocka_unit_test(test_json_lines),
-		cmocka_unit_test(test_chrome_trace),
-		cmocka_unit_test(test_cmd_export),
+	    cmocka_unit_test(test_csv),
+	    cmocka_unit_test(test_json_lines),
+	    cmocka_unit_test(test_chrome_trace),
+	    cmocka_unit_test(test_cmd_export),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }

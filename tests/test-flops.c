@@ -82,7 +82,7 @@ static void test_local_params_sum(void **state)
 	/* Summed over the TP ranks, the local counts give the whole model plus
 	 * the replicated pieces (norms, row-parallel biases, positions) t-1 times. */
 	struct ps_model m;
-	fx_gpt(&m, "gpt3-175b", 96, 12288, 96, 2048, 50257);
+	fx_gpt(&m, "gpt3-175b", 96, 12288, 96, 2048, 51200); /* Megatron's padded vocabulary */
 	for (int t = 1; t <= 8; t *= 2)
 		for (int pp = 1; pp <= 2; pp++) {
 			struct ps_strategy st = {.tp = t, .pp = pp};
@@ -98,6 +98,12 @@ static void test_local_params_sum(void **state)
 			double rep = m.layers * rep_layer + pc.position + pc.final_norm;
 			assert_close(t * (m.layers * pl.layer + pl.first_extra + pl.last_extra), all + (t - 1) * rep, 1e-15);
 		}
+	/* a vocabulary that tp does not divide is padded up: ceil(V/t) rows per rank */
+	m.vocab = 50257;
+	struct ps_strategy st8 = {.tp = 8, .pp = 1};
+	struct ps_param_local pl;
+	flops_params_local(&m, &st8, &pl);
+	assert_close(pl.first_extra, 6283.0 * m.hidden + (double)m.seq_len * m.hidden, 1e-15);
 }
 
 static void test_gpt_step_flops(void **state)

@@ -199,7 +199,7 @@ static void check_model_grad(const struct gpt_config *cfg, const char *what)
 	const double dl = d_model_loss(g, pd, tok, tg, B, T);
 	if (!(fabs(loss - dl) <= 1e-5 * dl))
 		fail_msg("%s: float loss %.8g vs double model %.8g", what, loss, dl);
-	fd_params(g, pd, model_loss, &c, 24, what);
+	fd_params(g, pd, model_loss, &c, 16, what);
 	free(pd);
 	gpt_free(g);
 }
@@ -265,9 +265,10 @@ static void check_block_grad(struct gpt_config *cfg, const char *what)
 	double eo = dref_relerr_fd(out, c.out, n);
 	if (!(eo <= 1e-5))
 		fail_msg("%s: block output relative error %.3g", what, eo);
-	/* d res_in against finite differences, all entries */
+	/* d res_in against finite differences, every 3rd entry (all rows and
+	 * channels are visited since 3 divides neither T*C nor C) */
 	double num = 0.0, den = 0.0;
-	for (size_t i = 0; i < n; i++) {
+	for (size_t i = 0; i < n; i += 3) {
 		const double x0 = c.x[i];
 		c.x[i] = x0 + MODEL_H;
 		const double lp = block_loss(g, pd, &c);
@@ -282,7 +283,7 @@ static void check_block_grad(struct gpt_config *cfg, const char *what)
 		fail_msg("%s: block d res_in relative error %.3g", what, sqrt(num / den));
 	/* layer-0 parameters; embeddings and final norm get zero gradient here
 	 * and zero finite differences (the block does not use them) */
-	fd_params(g, pd, block_loss, &c, 24, what);
+	fd_params(g, pd, block_loss, &c, 16, what);
 	free(x), free(w), free(out), free(dres), free(pd), free(c.x), free(c.w), free(c.out);
 	gpt_free(g);
 }

@@ -33,7 +33,9 @@ static const char *find_line(const char *out, const char *name)
 	return NULL;
 }
 
-static void check_kind(const char *kind, const char *const *names)
+/* Run `parasim list kind`, assert every name has a complete summary line;
+ * returns the output (caller frees). */
+static char *check_kind(const char *kind, const char *const *names)
 {
 	char *out, *err;
 	assert_int_equal(test_run_parasim(&out, &err, "list", kind, NULL), 0);
@@ -49,17 +51,15 @@ static void check_kind(const char *kind, const char *const *names)
 			fail_msg("incomplete summary: %s", buf);
 	}
 	assert_string_equal(err, "");
-	free(out);
 	free(err);
+	return out;
 }
 
 static void test_list_models(void **state)
 {
 	(void)state;
-	check_kind("models", models);
+	char *out = check_kind("models", models);
 	/* Spot-check the summary: GQA heads and the closed-form count. */
-	char *out;
-	assert_int_equal(test_run_parasim(&out, NULL, "list", "models", NULL), 0);
 	const char *l = find_line(out, "llama2-70b");
 	assert_non_null(l);
 	assert_ptr_equal(strstr(l, "68.98B params"), strchr(l + strlen("llama2-70b"), '6'));
@@ -72,9 +72,7 @@ static void test_list_models(void **state)
 static void test_list_hardware(void **state)
 {
 	(void)state;
-	check_kind("hardware", hardware);
-	char *out;
-	assert_int_equal(test_run_parasim(&out, NULL, "list", "hardware", NULL), 0);
+	char *out = check_kind("hardware", hardware);
 	const char *l = find_line(out, "a100-80gb");
 	assert_non_null(l);
 	assert_non_null(strstr(l, "bf16 312TFLOPS, memory 80GB, bandwidth 2039GB/s"));
@@ -86,9 +84,7 @@ static void test_list_hardware(void **state)
 static void test_list_clusters(void **state)
 {
 	(void)state;
-	check_kind("clusters", clusters);
-	char *out;
-	assert_int_equal(test_run_parasim(&out, NULL, "list", "clusters", NULL), 0);
+	char *out = check_kind("clusters", clusters);
 	assert_non_null(strstr(find_line(out, "dgx-a100"), "8 x a100-80gb per node"));
 	assert_non_null(strstr(find_line(out, "dgx-a100"), "ib-hdr 200Gb/s x 8 rails"));
 	free(out);
@@ -97,9 +93,7 @@ static void test_list_clusters(void **state)
 static void test_list_scenarios(void **state)
 {
 	(void)state;
-	check_kind("scenarios", scenarios);
-	char *out;
-	assert_int_equal(test_run_parasim(&out, NULL, "list", "scenarios", NULL), 0);
+	char *out = check_kind("scenarios", scenarios);
 	assert_non_null(strstr(find_line(out, "gpt3-13b-sweep"), "with sweep"));
 	assert_null(strstr(find_line(out, "gpt3-175b-dgx-a100"), "sweep"));
 	free(out);
@@ -167,6 +161,16 @@ static void test_list_bad_datadir(void **state)
 	      f);
 	fclose(f);
 
+	snprintf(path, sizeof path, "%s/defaults.yaml", sub);
+	f = fopen(path, "w");
+	assert_non_null(f);
+	/* Llama 2 7B with the loader's defaults: ffn_hidden from the Llama rule
+	 * 256 * ceil(floor(8 * 4096 / 3) / 256) = 11008, kv_heads = heads. */
+	fputs("layers: 32\nhidden: 4096\nheads: 32\nffn: swiglu\nvocab: 32000\nseq_len: 4096\n"
+	      "norm: rmsnorm\nposition: rope\ntied_embeddings: false\nbias: false\n",
+	      f);
+	fclose(f);
+
 	char *old = getenv("PARASIM_DATADIR") ? strdup(getenv("PARASIM_DATADIR")) : NULL;
 	setenv("PARASIM_DATADIR", dir, 1);
 	char *out, *err;
@@ -174,6 +178,8 @@ static void test_list_bad_datadir(void **state)
 	assert_non_null(strstr(find_line(out, "broken"), "(unreadable: line"));
 	assert_non_null(strstr(find_line(out, "scalar"), "(unreadable: not a YAML mapping)"));
 	assert_non_null(strstr(find_line(out, "tiny"), "120576 params"));
+	assert_non_null(strstr(find_line(out, "defaults"), "6.738B params"));
+	assert_non_null(strstr(find_line(out, "defaults"), "heads 32/32 kv, ffn 11008 swiglu"));
 	free(out);
 	free(err);
 	/* No clusters/ folder at all. */

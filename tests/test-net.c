@@ -18,8 +18,8 @@
 
 #define GBps 1e9
 
-static struct ps_cluster mkcluster(int dpn, int nodes, double bw0, double lat0, double eff0, double bw1, double lat1,
-				   double eff1, int rails, int leaf_nodes, double oversub)
+static struct ps_cluster mkcluster(int dpn, int nodes, double bw0, double lat0, double eff0, double bw1,
+				   double lat1, double eff1, int rails, int leaf_nodes, double oversub)
 {
 	struct ps_cluster cl;
 	memset(&cl, 0, sizeof cl);
@@ -79,7 +79,8 @@ static void test_ring_allreduce_intra(void **state)
 	for (int p = 2; p <= 8; p++)
 		for (double n = 1e3; n <= 1e10; n *= 97) {
 			struct ps_group_desc g = {p, 1, 0, 1, 0};
-			both(net, COLL_ALLREDUCE, g, n, ALGO_RING, 2.0 * (p - 1) / p * n / B + 2.0 * (p - 1) * a);
+			both(net, COLL_ALLREDUCE, g, n, ALGO_RING,
+			     2.0 * (p - 1) / p * n / B + 2.0 * (p - 1) * a);
 		}
 	net_free(net);
 }
@@ -325,9 +326,9 @@ static void test_memo_and_invalid(void **state)
 		assert_rel(t, 1.0 * (5e-6 + i / 2.0 / (22.5 * GBps)), 1e-12);
 	}
 	/* Invalid groups and arguments: negative, never a crash. */
-	struct ps_group_desc out = {4, 8, 0, 1, 0};   /* ranks 0..24: 24 >= 16 */
+	struct ps_group_desc out = {4, 8, 0, 1, 0}; /* ranks 0..24: 24 >= 16 */
 	struct ps_group_desc zero = {0, 1, 0, 1, 0};
-	struct ps_group_desc conc = {2, 1, 0, 9, 2};  /* last group starts at 16 */
+	struct ps_group_desc conc = {2, 1, 0, 9, 2}; /* last group starts at 16 */
 	assert_true(net_coll_time(net, NET_FLOW, COLL_ALLREDUCE, &out, 1e6, ALGO_RING) < 0);
 	assert_true(net_coll_time(net, NET_FLOW, COLL_ALLREDUCE, &zero, 1e6, ALGO_RING) < 0);
 	assert_true(net_coll_time(net, NET_FLOW, COLL_ALLREDUCE, &conc, 1e6, ALGO_RING) < 0);
@@ -359,17 +360,17 @@ static void test_memo_and_invalid(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_ring_allreduce_intra),
-		cmocka_unit_test(test_ring_allreduce_inter),
-		cmocka_unit_test(test_hierarchical),
-		cmocka_unit_test(test_allgather_reducescatter),
-		cmocka_unit_test(test_tree_broadcast_alltoall),
-		cmocka_unit_test(test_auto_choice),
-		cmocka_unit_test(test_contention_nic),
-		cmocka_unit_test(test_contention_spine),
-		cmocka_unit_test(test_maxmin_fluid),
-		cmocka_unit_test(test_p2p),
-		cmocka_unit_test(test_memo_and_invalid),
+	    cmocka_unit_test(test_ring_allreduce_intra),
+	    cmocka_unit_test(test_ring_allreduce_inter),
+	    cmocka_unit_test(test_hierarchical),
+	    cmocka_unit_test(test_allgather_reducescatter),
+	    cmocka_unit_test(test_tree_broadcast_alltoall),
+	    cmocka_unit_test(test_auto_choice),
+	    cmocka_unit_test(test_contention_nic),
+	    cmocka_unit_test(test_contention_spine),
+	    cmocka_unit_test(test_maxmin_fluid),
+	    cmocka_unit_test(test_p2p),
+	    cmocka_unit_test(test_memo_and_invalid),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -24,20 +24,19 @@
 
 #include "testutil.h"
 
-/* Write text to a new temporary .yaml file; returns its path (static buffer
- * rotation of 4). */
-static const char *write_tmp(const char *text)
+/* Write text to a new temporary .yaml file; returns its path in a static
+ * buffer of slot (0..63). */
+static const char *write_tmp_n(const char *text, int slot)
 {
-	static char paths[4][64];
-	static int i;
-	i = (i + 1) % 4;
-	snprintf(paths[i], sizeof paths[i], "/tmp/ps-test-presetXXXXXX.yaml");
-	int fd = mkstemps(paths[i], 5);
+	static char paths[64][64];
+	assert_true(slot >= 0 && slot < 64);
+	snprintf(paths[slot], sizeof paths[slot], "/tmp/ps-test-presetXXXXXX.yaml");
+	int fd = mkstemps(paths[slot], 5);
 	assert_true(fd >= 0);
 	size_t len = strlen(text);
 	assert_int_equal(write(fd, text, len), (ssize_t)len);
 	close(fd);
-	return paths[i];
+	return paths[slot];
 }
 
 static int cmp_str(const void *a, const void *b)
@@ -46,6 +45,42 @@ static int cmp_str(const void *a, const void *b)
 }
 
 /* ---- 1. ready scenarios: check and round trip ---- */
+
+/* Run `parasim check` on files[0..n) in one process (each start of the
+ * binary costs time); returns the exit status, *out gets the documents
+ * separated by "---" lines. */
+static int check_files(const char *const *files, int n, char **out, char **err)
+{
+	assert_true(n > 0 && n < 60);
+	const char *a[64];
+	for (int i = 0; i < n; i++)
+		a[i] = files[i];
+	for (int i = n; i < 64; i++)
+		a[i] = NULL;
+	/* test_run_parasim takes a NULL-terminated list: pass all slots. */
+	return test_run_parasim(out, err, "check", a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7], a[8], a[9],
+				a[10], a[11], a[12], a[13], a[14], a[15], a[16], a[17], a[18], a[19], a[20], a[21],
+				a[22], a[23], a[24], a[25], a[26], a[27], a[28], a[29], a[30], a[31], a[32], a[33],
+				a[34], a[35], a[36], a[37], a[38], a[39], a[40], a[41], a[42], a[43], a[44], a[45],
+				a[46], a[47], a[48], a[49], a[50], a[51], a[52], a[53], a[54], a[55], a[56], a[57],
+				a[58], a[59], NULL);
+}
+
+/* Split text at "---" lines into at most max documents (strdup'ed). */
+static int split_docs(const char *text, char **docs, int max)
+{
+	int n = 0;
+	const char *p = text;
+	while (n < max) {
+		const char *sep = strstr(p, "\n---\n");
+		size_t len = sep ? (size_t)(sep - p) + 1 : strlen(p);
+		docs[n++] = strndup(p, len);
+		if (!sep)
+			break;
+		p = sep + 5;
+	}
+	return n;
+}
 
 static const char *const required_scenarios[] = {"gpt3-175b-dgx-a100.yaml", "llama3-70b-dgx-h100.yaml",
 						 "llama2-7b-dgx-a100-zero3.yaml", "gpt2-124m-local.yaml",
@@ -58,9 +93,9 @@ static void test_scenarios_round_trip(void **state)
 	snprintf(dir, sizeof dir, "%s/scenarios", test_env("PS_SRCDIR", "."));
 	DIR *d = opendir(dir);
 	assert_non_null(d);
-	char *names[256];
+	char *names[48];
 	int n = 0;
-	for (struct dirent *e; (e = readdir(d)) && n < 256;) {
+	for (struct dirent *e; (e = readdir(d)) && n < 48;) {
 		size_t len = strlen(e->d_name);
 		if (len > 5 && strcmp(e->d_name + len - 5, ".yaml") == 0)
 			names[n++] = strdup(e->d_name);
@@ -74,28 +109,81 @@ static void test_scenarios_round_trip(void **state)
 		if (!found)
 			fail_msg("scenarios/%s is missing", *r);
 	}
+	/* First pass: every scenario is valid. */
+	char *paths[48];
 	for (int i = 0; i < n; i++) {
-		char path[4096];
-		snprintf(path, sizeof path, "%s/%s", dir, names[i]);
-		char *out1, *err1, *out2, *err2;
-		int rc = test_run_parasim(&out1, &err1, "check", path, NULL);
-		if (rc != 0)
-			fail_msg("parasim check %s: exit %d\n%s", names[i], rc, err1);
-		assert_true(strlen(out1) > 0);
-		const char *tmp = write_tmp(out1);
-		rc = test_run_parasim(&out2, &err2, "check", tmp, NULL);
-		if (rc != 0)
-			fail_msg("parasim check of the canonical text of %s: exit %d\n%s", names[i], rc, err2);
-		if (strcmp(out1, out2) != 0)
+		paths[i] = malloc(4096);
+		snprintf(paths[i], 4096, "%s/%s", dir, names[i]);
+	}
+	char *out1, *err1;
+	int rc = check_files((const char *const *)paths, n, &out1, &err1);
+	if (rc != 0)
+		fail_msg("parasim check of the ready scenarios: exit %d\n%s", rc, err1);
+	char *docs[48];
+	assert_int_equal(split_docs(out1, docs, 48), n);
+	/* Second pass: the canonical texts, checked again, come out unchanged. */
+	char *tmps[48];
+	for (int i = 0; i < n; i++) {
+		tmps[i] = strdup(write_tmp_n(docs[i], i));
+		if (strncmp(docs[i], "name: ", 6) != 0)
+			fail_msg("canonical text of %s does not start with its name:\n%s", names[i], docs[i]);
+	}
+	char *out2, *err2;
+	rc = check_files((const char *const *)tmps, n, &out2, &err2);
+	if (rc != 0)
+		fail_msg("parasim check of the canonical texts: exit %d\n%s", rc, err2);
+	char *docs2[48];
+	assert_int_equal(split_docs(out2, docs2, 48), n);
+	for (int i = 0; i < n; i++) {
+		if (strcmp(docs[i], docs2[i]) != 0)
 			fail_msg("canonical text of %s is not a fixed point:\n--- first\n%s\n--- second\n%s", names[i],
-				 out1, out2);
-		unlink(tmp);
-		free(out1);
-		free(err1);
-		free(out2);
-		free(err2);
+				 docs[i], docs2[i]);
+		unlink(tmps[i]);
+		free(tmps[i]);
+		free(docs[i]);
+		free(docs2[i]);
+		free(paths[i]);
 		free(names[i]);
 	}
+	assert_string_equal(out1, out2);
+	free(out1);
+	free(err1);
+	free(out2);
+	free(err2);
+}
+
+/* The sweep scenario expands as its comment says: 4 x 4 x 3 = 48
+ * combinations, the 12 with tp = 1 skipped (sequence parallelism needs
+ * tp > 1), 36 runs, each with dp = 128 / (tp * pp). */
+static void test_sweep_expansion(void **state)
+{
+	(void)state;
+	char path[2048];
+	snprintf(path, sizeof path, "%s/scenarios/gpt3-13b-sweep.yaml", test_env("PS_SRCDIR", "."));
+	char *out, *err;
+	assert_int_equal(test_run_parasim(&out, &err, "check", "--expand", path, NULL), 0);
+	char *docs[64];
+	int n = split_docs(out, docs, 64);
+	assert_int_equal(n, 36);
+	int skipped = 0;
+	for (const char *p = err; (p = strstr(p, ": skipped ")); p++) {
+		skipped++;
+		const char *eol = strchr(p, '\n');
+		const char *tp1 = strstr(p, "tp=1");
+		assert_true(tp1 && (!eol || tp1 < eol));
+	}
+	assert_int_equal(skipped, 12);
+	for (int i = 0; i < n; i++) {
+		const char *st = strstr(docs[i], "\nstrategy:\n");
+		assert_non_null(st);
+		int dp = atoi(strstr(st, "  dp: ") + 6), tp = atoi(strstr(st, "  tp: ") + 6),
+		    pp = atoi(strstr(st, "  pp: ") + 6);
+		assert_int_equal(dp * tp * pp, 128);
+		assert_true(tp > 1);
+		free(docs[i]);
+	}
+	free(out);
+	free(err);
 }
 
 /* ---- 2. parameter counts against published sizes ---- */
@@ -226,22 +314,29 @@ static double parse_count(const char *s)
 static void test_model_param_counts(void **state)
 {
 	(void)state;
+	enum { NPUB = sizeof published / sizeof published[0] };
 	char *list;
 	assert_int_equal(test_run_parasim(&list, NULL, "list", "models", NULL), 0);
-	for (size_t i = 0; i < sizeof published / sizeof published[0]; i++) {
+	/* Each model in a minimal scenario on the local cluster; one check run. */
+	char *tmps[NPUB];
+	for (int i = 0; i < NPUB; i++) {
 		char text[512];
 		snprintf(text, sizeof text,
 			 "model: %s\n"
 			 "cluster: local\n"
 			 "strategy: {dp: 2, tp: 1, pp: 1, micro_batch: 1, global_batch: 2, dtype: fp32, grad_dtype: fp32}\n",
 			 published[i].name);
-		const char *tmp = write_tmp(text);
-		char *out, *err;
-		int rc = test_run_parasim(&out, &err, "check", tmp, NULL);
-		if (rc != 0)
-			fail_msg("model %s does not load: %s", published[i].name, err);
+		tmps[i] = strdup(write_tmp_n(text, i));
+	}
+	char *out, *err;
+	int rc = check_files((const char *const *)tmps, NPUB, &out, &err);
+	if (rc != 0)
+		fail_msg("a model preset does not load:\n%s", err);
+	char *docs[NPUB];
+	assert_int_equal(split_docs(out, docs, NPUB), NPUB);
+	for (int i = 0; i < NPUB; i++) {
 		struct shape m;
-		parse_model(out, &m);
+		parse_model(docs[i], &m);
 		double n = closed_form_params(&m), rel = n / published[i].params - 1;
 		print_message("# %-12s %.6g params, published %.4g (%s): %+.2f%%\n", published[i].name, n,
 			      published[i].params, published[i].source, 100 * rel);
@@ -261,26 +356,33 @@ static void test_model_param_counts(void **state)
 		double listed = parse_count(line);
 		if (fabs(listed / n - 1) > 5e-4)
 			fail_msg("%s: parasim list prints %.6g, closed form gives %.6g", published[i].name, listed, n);
-		unlink(tmp);
-		free(out);
-		free(err);
+		unlink(tmps[i]);
+		free(tmps[i]);
+		free(docs[i]);
 	}
+	free(out);
+	free(err);
 	free(list);
 }
 
-/* ---- 3. every device and cluster preset loads ---- */
-
-static void check_loads(const char *what, const char *text)
+/* A hand-counted model pins the closed form itself: GPT-2 124M is
+ * 124,439,808 parameters (12 * (12 * 768^2 + 13 * 768) + 50257 * 768 +
+ * 1024 * 768 + 2 * 768), the size of the released checkpoint. */
+static void test_closed_form_gpt2(void **state)
 {
-	const char *tmp = write_tmp(text);
-	char *out, *err;
-	int rc = test_run_parasim(&out, &err, "check", tmp, NULL);
-	if (rc != 0)
-		fail_msg("%s does not load (exit %d): %s", what, rc, err);
-	unlink(tmp);
-	free(out);
-	free(err);
+	(void)state;
+	struct shape m = {.layers = 12, .hidden = 768, .heads = 12, .kv_heads = 12, .head_dim = 64,
+			  .ffn_hidden = 3072, .vocab = 50257, .seq_len = 1024, .tied = true, .bias = true};
+	assert_true(closed_form_params(&m) == 124439808.0);
+	/* Llama 2 7B: 32 * (4 * 4096^2 + 3 * 4096 * 11008 + 2 * 4096)
+	 * + 2 * 32000 * 4096 + 4096 = 6,738,415,616. */
+	struct shape l = {.layers = 32, .hidden = 4096, .heads = 32, .kv_heads = 32, .head_dim = 128,
+			  .ffn_hidden = 11008, .vocab = 32000, .seq_len = 4096, .swiglu = true, .rmsnorm = true,
+			  .rope = true};
+	assert_true(closed_form_params(&l) == 6738415616.0);
 }
+
+/* ---- 3. every device and cluster preset loads ---- */
 
 static void test_devices_and_clusters_load(void **state)
 {
@@ -290,7 +392,14 @@ static void test_devices_and_clusters_load(void **state)
 		const char *name, *dtype;
 	} devices[] = {{"a100-40gb", "bf16"}, {"a100-80gb", "bf16"}, {"h100-sxm", "bf16"},   {"h200", "bf16"},
 		       {"v100-32gb", "fp16"}, {"tpu-v4", "bf16"},    {"alveo-u280", "fp32"}, {"this-cpu", "fp32"}};
-	for (size_t i = 0; i < sizeof devices / sizeof devices[0]; i++) {
+	static const struct {
+		const char *name, *dtype;
+		int world;
+	} clusters[] = {{"dgx-a100", "bf16", 16}, {"dgx-h100", "bf16", 16}, {"dgx-h200", "bf16", 16}};
+	enum { ND = sizeof devices / sizeof devices[0], NC = sizeof clusters / sizeof clusters[0] };
+	char *tmps[ND + NC + 1];
+	int n = 0;
+	for (int i = 0; i < ND; i++) {
 		char text[1024];
 		snprintf(text, sizeof text,
 			 "model: gpt2-124m\n"
@@ -303,13 +412,10 @@ static void test_devices_and_clusters_load(void **state)
 			 "    - { name: loop, scope: node, bandwidth: \"100GB/s\", latency: \"1us\" }\n"
 			 "strategy: {dp: 1, tp: 1, pp: 1, micro_batch: 1, global_batch: 1, dtype: %s, grad_dtype: fp32}\n",
 			 devices[i].name, devices[i].name, devices[i].dtype);
-		check_loads(devices[i].name, text);
+		tmps[n] = strdup(write_tmp_n(text, n));
+		n++;
 	}
-	static const struct {
-		const char *name, *dtype;
-		int world;
-	} clusters[] = {{"dgx-a100", "bf16", 16}, {"dgx-h100", "bf16", 16}, {"dgx-h200", "bf16", 16}};
-	for (size_t i = 0; i < sizeof clusters / sizeof clusters[0]; i++) {
+	for (int i = 0; i < NC; i++) {
 		char text[1024];
 		/* Two nodes, so the inter-node level is used too. */
 		snprintf(text, sizeof text,
@@ -317,16 +423,41 @@ static void test_devices_and_clusters_load(void **state)
 			 "cluster: { include: %s, nodes: 2 }\n"
 			 "strategy: {dp: %d, tp: 1, pp: 1, micro_batch: 1, global_batch: %d, dtype: %s}\n",
 			 clusters[i].name, clusters[i].world, clusters[i].world, clusters[i].dtype);
-		check_loads(clusters[i].name, text);
+		tmps[n] = strdup(write_tmp_n(text, n));
+		n++;
 	}
-	check_loads("local", "model: gpt2-124m\ncluster: local\n"
-			     "strategy: {dp: 1, tp: 2, pp: 1, micro_batch: 1, global_batch: 1, dtype: fp32, grad_dtype: fp32}\n");
+	tmps[n] = strdup(write_tmp_n("model: gpt2-124m\ncluster: local\n"
+				     "strategy: {dp: 1, tp: 2, pp: 1, micro_batch: 1, global_batch: 1, dtype: fp32, grad_dtype: fp32}\n",
+				     n));
+	n++;
+	char *out, *err;
+	int rc = check_files((const char *const *)tmps, n, &out, &err);
+	if (rc != 0)
+		fail_msg("a device or cluster preset does not load (exit %d):\n%s", rc, err);
+	char *docs[ND + NC + 1];
+	assert_int_equal(split_docs(out, docs, n), n);
+	/* The presets' values arrive: the device of each one-device cluster. */
+	for (int i = 0; i < ND; i++) {
+		char want[128];
+		snprintf(want, sizeof want, "  device:\n    name: \"%s\"\n", devices[i].name);
+		if (!strstr(docs[i], want))
+			fail_msg("%s: resolved device name missing:\n%s", devices[i].name, docs[i]);
+	}
+	for (int i = 0; i < n; i++) {
+		unlink(tmps[i]);
+		free(tmps[i]);
+		free(docs[i]);
+	}
+	free(out);
+	free(err);
 }
 
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_scenarios_round_trip),
+		cmocka_unit_test(test_sweep_expansion),
+		cmocka_unit_test(test_closed_form_gpt2),
 		cmocka_unit_test(test_model_param_counts),
 		cmocka_unit_test(test_devices_and_clusters_load),
 	};

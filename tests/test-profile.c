@@ -33,7 +33,7 @@ static void test_stats(void **state)
 	double a[5] = {5, 1, 4, 2, 3};
 	profile_stats(a, 5, &med, &mad, &ci);
 	assert_true(med == 3 && mad == 1); /* |t - 3| = 2 2 1 1 0 -> 1 */
-	assert_true(isinf(ci));            /* fewer than 6 values */
+	assert_true(isinf(ci));		   /* fewer than 6 values */
 	double b[4] = {4, 1, 3, 2};
 	profile_stats(b, 4, &med, &mad, &ci);
 	assert_true(med == 2.5 && mad == 1.0); /* 1.5 .5 .5 1.5 -> 1 */
@@ -117,7 +117,8 @@ static void test_measure_one(void **state)
 	assert_true(s.flops == op_flops(OP_MATMUL_FWD, &sh.shape));
 	assert_true(s.bytes == op_bytes(OP_MATMUL_FWD, &sh.shape, 4));
 	/* bf16 is not a CPU dtype: unsupported, not a crash. */
-	assert_int_equal(profile_measure(ps_backend_cpu(), DTYPE_BF16, &sh, &o, &s, NULL), PS_ERR_UNSUPPORTED);
+	assert_int_equal(profile_measure(ps_backend_cpu(), DTYPE_BF16, &sh, &o, &s, NULL),
+			 PS_ERR_UNSUPPORTED);
 	profile_threads_set(0);
 }
 
@@ -149,14 +150,13 @@ static void expect_csv_error(const char *text, const char *where, const char *wh
 	free(p);
 }
 
-static const char good_csv[] =
-	"# A100 measured by someone else\n"
-	"# source: vendor benchmark sheet, 2024\n"
-	"op,dtype,M,N,K,variant,median_s,reps,source\n"
-	"matmul_fwd,bf16,4096,4096,4096,0,0.00062,20,\"lab run, \"\"A\"\"\"\n"
-	"matmul_fwd,bf16,8192,4096,4096,0,0.00118,20,\n"
-	"\n"
-	"matmul_fwd,bf16,2048,4096,4096,0,3.3e-4,20,lab run B\n";
+static const char good_csv[] = "# A100 measured by someone else\n"
+			       "# source: vendor benchmark sheet, 2024\n"
+			       "op,dtype,M,N,K,variant,median_s,reps,source\n"
+			       "matmul_fwd,bf16,4096,4096,4096,0,0.00062,20,\"lab run, \"\"A\"\"\"\n"
+			       "matmul_fwd,bf16,8192,4096,4096,0,0.00118,20,\n"
+			       "\n"
+			       "matmul_fwd,bf16,2048,4096,4096,0,3.3e-4,20,lab run B\n";
 
 static void test_csv(void **state)
 {
@@ -183,8 +183,10 @@ static void test_csv(void **state)
 
 	expect_csv_error("# source: x\nop,M,speed\n", "2:6:", "unknown column \"speed\"");
 	expect_csv_error("# source: x\nop,M,N,K\n", "2:1:", "op and median_s");
-	expect_csv_error("# source: x\nop,M,median_s\nmatmul_fwd,12x,1e-3\n", "3:12:", "M: expected a non-negative integer");
-	expect_csv_error("# source: x\nop,M,median_s\nmatmul_fwd,12,-1\n", "3:15:", "median_s: expected a positive time");
+	expect_csv_error("# source: x\nop,M,median_s\nmatmul_fwd,12x,1e-3\n",
+			 "3:12:", "M: expected a non-negative integer");
+	expect_csv_error("# source: x\nop,M,median_s\nmatmul_fwd,12,-1\n",
+			 "3:15:", "median_s: expected a positive time");
 	expect_csv_error("# source: x\nop,M,median_s\nconv,12,1\n", "3:1:", "op: expected an op name");
 	expect_csv_error("# source: x\nop,dtype,median_s\ngelu_fwd,int8,1\n", "3:10:", "dtype");
 	expect_csv_error("# source: x\nop,M,median_s\ngelu_fwd,1\n", "3:", "expected 3 fields");
@@ -259,7 +261,8 @@ static void test_verb_tiny(void **state)
 	/* Again into the same store: same device row (the fingerprint is
 	 * stable across runs), twice the samples; the cost model keeps the
 	 * last of each shape. */
-	assert_int_equal(test_run_parasim(NULL, NULL, "profile", "--tiny", "--threads", "1", "--db", db, NULL), 0);
+	assert_int_equal(
+	    test_run_parasim(NULL, NULL, "profile", "--tiny", "--threads", "1", "--db", db, NULL), 0);
 	memset(count, 0, sizeof count);
 	assert_int_equal(store_open(db, &st), PS_OK);
 	assert_int_equal(store_device_find(st, fp, &id2), PS_OK);
@@ -276,7 +279,8 @@ static void test_verb_tiny(void **state)
 	store_close(st);
 
 	/* --fit re-reads the stored profile without measuring. */
-	assert_int_equal(test_run_parasim(&out, NULL, "profile", "--fit", "--threads", "1", "--db", db, NULL), 0);
+	assert_int_equal(test_run_parasim(&out, NULL, "profile", "--fit", "--threads", "1", "--db", db, NULL),
+			 0);
 	assert_non_null(strstr(out, "loo_p90"));
 	free(out);
 	rm_db(db);
@@ -286,8 +290,8 @@ static void test_verb_import(void **state)
 {
 	(void)state;
 	char *db = tmp_db(), *csv = write_tmp(good_csv), *out, *err;
-	int rc = test_run_parasim(&out, &err, "profile", "--import", csv, "--device-name", "a100-test", "--db", db,
-				  NULL);
+	int rc = test_run_parasim(&out, &err, "profile", "--import", csv, "--device-name", "a100-test",
+				  "--db", db, NULL);
 	if (rc != 0)
 		print_error("stdout: %s\nstderr: %s\n", out, err);
 	assert_int_equal(rc, 0);
@@ -312,8 +316,9 @@ static void test_verb_import(void **state)
 
 	/* Errors: the parse error names file:line:col; usage errors exit 2. */
 	char *bad = write_tmp("# source: x\nop,M,median_s\nmatmul_fwd,abc,1\n");
-	assert_int_equal(test_run_parasim(NULL, &err, "profile", "--import", bad, "--device-name", "x", "--db", db, NULL),
-			 1);
+	assert_int_equal(
+	    test_run_parasim(NULL, &err, "profile", "--import", bad, "--device-name", "x", "--db", db, NULL),
+	    1);
 	char want[128];
 	snprintf(want, sizeof want, "%s:3:12:", bad);
 	assert_non_null(strstr(err, want));
@@ -323,7 +328,9 @@ static void test_verb_import(void **state)
 	assert_int_equal(test_run_parasim(NULL, NULL, "profile", "--device", "tpu", NULL), 2);
 	assert_int_equal(test_run_parasim(NULL, NULL, "profile", "--quick", "extra", NULL), 2);
 	assert_int_equal(test_run_parasim(NULL, NULL, "profile", "--bogus", NULL), 2);
-	assert_int_equal(test_run_parasim(NULL, NULL, "profile", "--comm", "--import", csv, "--device-name", "x", NULL), 2);
+	assert_int_equal(
+	    test_run_parasim(NULL, NULL, "profile", "--comm", "--import", csv, "--device-name", "x", NULL),
+	    2);
 	unlink(bad);
 	free(bad);
 	unlink(csv);
@@ -337,7 +344,8 @@ static void test_verb_cuda(void **state)
 	if (ps_backend_cuda() != NULL)
 		skip(); /* a GPU is here: the profile would run; the GPU check covers it */
 	char *db = tmp_db(), *err;
-	assert_int_equal(test_run_parasim(NULL, &err, "profile", "--device", "cuda", "--tiny", "--db", db, NULL), 1);
+	assert_int_equal(
+	    test_run_parasim(NULL, &err, "profile", "--device", "cuda", "--tiny", "--db", db, NULL), 1);
 	assert_non_null(strstr(err, "CUDA backend is not available"));
 	free(err);
 	rm_db(db);
@@ -346,10 +354,10 @@ static void test_verb_cuda(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_stats),        cmocka_unit_test(test_grid),
-		cmocka_unit_test(test_fingerprint),  cmocka_unit_test(test_measure_one),
-		cmocka_unit_test(test_csv),          cmocka_unit_test(test_verb_tiny),
-		cmocka_unit_test(test_verb_import),  cmocka_unit_test(test_verb_cuda),
+	    cmocka_unit_test(test_stats),	cmocka_unit_test(test_grid),
+	    cmocka_unit_test(test_fingerprint), cmocka_unit_test(test_measure_one),
+	    cmocka_unit_test(test_csv),		cmocka_unit_test(test_verb_tiny),
+	    cmocka_unit_test(test_verb_import), cmocka_unit_test(test_verb_cuda),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -16,16 +16,35 @@
 #include "scenario.h"
 #include "testutil.h"
 
+/* Failure details as TAP comments (cmocka's own text goes to stderr, which
+ * the TAP log does not keep). */
+static void diag_lines(const char *m)
+{
+	while (*m) {
+		size_t n = strcspn(m, "\n");
+		printf("# %.*s\n", (int)n, m);
+		m += n + (m[n] == '\n');
+	}
+	fflush(stdout);
+}
+#define FAILF(...)                                                                                             \
+	do {                                                                                                   \
+		char m_[8192];                                                                                 \
+		snprintf(m_, sizeof m_, __VA_ARGS__);                                                          \
+		diag_lines(m_);                                                                                \
+		fail();                                                                                        \
+	} while (0)
+
 static void load_ok(const char *rel, struct ps_scenario *sc)
 {
 	if (scenario_load(test_data(rel), sc) != PS_OK)
-		fail_msg("%s: %s", rel, ps_error_message());
+		FAILF("%s: %s", rel, ps_error_message());
 }
 
 static void load_str_ok(const char *text, struct ps_scenario *sc)
 {
 	if (scenario_load_string(text, strlen(text), "t.yaml", sc) != PS_OK)
-		fail_msg("%s\n---\n%s", ps_error_message(), text);
+		FAILF("%s\n---\n%s", ps_error_message(), text);
 }
 
 /* Load text, expect failure with want as a substring of the message. */
@@ -35,10 +54,10 @@ static void load_str_err(const char *text, const char *want)
 	ps_status st = scenario_load_string(text, strlen(text), "t.yaml", &sc);
 	if (st == PS_OK) {
 		scenario_fini(&sc);
-		fail_msg("loaded, expected error \"%s\"\n---\n%s", want, text);
+		FAILF("loaded, expected error \"%s\"\n---\n%s", want, text);
 	}
 	if (!strstr(ps_error_message(), want))
-		fail_msg("message \"%s\" lacks \"%s\"\n---\n%s", ps_error_message(), want, text);
+		FAILF("message \"%s\" lacks \"%s\"\n---\n%s", ps_error_message(), want, text);
 	assert_null(sc.canonical);
 	assert_int_equal(sc.sweep.naxes, 0);
 }
@@ -245,7 +264,7 @@ static void test_canonical_roundtrip(void **state)
 		assert_string_equal(again, a.canonical);
 		free(again);
 		if (scenario_load_string(a.canonical, strlen(a.canonical), good_files[i], &b) != PS_OK)
-			fail_msg("%s: canonical does not reload: %s\n%s", good_files[i], ps_error_message(), a.canonical);
+			FAILF("%s: canonical does not reload: %s\n%s", good_files[i], ps_error_message(), a.canonical);
 		assert_string_equal(a.canonical, b.canonical);
 		assert_string_equal(a.sha256, b.sha256);
 		assert_int_equal(memcmp(&a.model, &b.model, sizeof a.model), 0);
@@ -355,7 +374,7 @@ static ps_status collect_cb(const struct ps_scenario *one, void *arg)
 	/* every expanded scenario reloads to itself */
 	struct ps_scenario re;
 	if (scenario_load_string(one->canonical, strlen(one->canonical), "combo.yaml", &re) != PS_OK)
-		fail_msg("combo does not reload: %s", ps_error_message());
+		FAILF("combo does not reload: %s", ps_error_message());
 	assert_string_equal(re.canonical, one->canonical);
 	assert_string_equal(re.sha256, one->sha256);
 	scenario_fini(&re);

@@ -48,7 +48,8 @@ static int writer(const char *path, int w, int go_fd)
 		snprintf(v, sizeof v, "w%d-%d", w, i);
 		if (store_run_begin(st, 0, "simulate", (uint64_t)(w * RUNS + i), &run) ||
 		    store_run_param(st, run, "tag", v) || store_run_param_num(st, run, "writer", w) ||
-		    store_run_param_num(st, run, "i", i) || store_run_metric(st, run, "writer_i", w * RUNS + i) ||
+		    store_run_param_num(st, run, "i", i) ||
+		    store_run_metric(st, run, "writer_i", w * RUNS + i) ||
 		    store_run_metric(st, run, "step_time_s", 1.0 / (i + 1)) ||
 		    store_run_metric(st, run, "mfu", 0.5) || store_run_finish(st, run, "finished", NULL)) {
 			fprintf(stderr, "writer %d run %d: %s\n", w, i, ps_error_message());
@@ -113,16 +114,19 @@ static void test_two_writers(void **state)
 	assert_int_equal(q_int(db, "SELECT count(DISTINCT value) FROM metrics WHERE key = 'writer_i'"),
 			 WRITERS * RUNS);
 	assert_int_equal(q_int(db, "SELECT min(value) FROM metrics WHERE key = 'writer_i'"), 0);
-	assert_int_equal(q_int(db, "SELECT max(value) FROM metrics WHERE key = 'writer_i'"), WRITERS * RUNS - 1);
+	assert_int_equal(q_int(db, "SELECT max(value) FROM metrics WHERE key = 'writer_i'"),
+			 WRITERS * RUNS - 1);
 	assert_int_equal(q_int(db, "SELECT count(*) FROM runs r JOIN metrics m ON m.run_id = r.id"
 				   " AND m.key = 'writer_i' WHERE r.seed = CAST(m.value AS INTEGER)"),
 			 WRITERS * RUNS);
-	assert_int_equal(q_int(db, "SELECT count(*) FROM params p JOIN params q ON q.run_id = p.run_id"
-				   " AND q.key = 'i' WHERE p.key = 'tag'"
-				   " AND p.value = 'w' || (SELECT value FROM params x WHERE x.run_id = p.run_id"
-				   " AND x.key = 'writer') || '-' || q.value"),
+	assert_int_equal(q_int(db,
+			       "SELECT count(*) FROM params p JOIN params q ON q.run_id = p.run_id"
+			       " AND q.key = 'i' WHERE p.key = 'tag'"
+			       " AND p.value = 'w' || (SELECT value FROM params x WHERE x.run_id = p.run_id"
+			       " AND x.key = 'writer') || '-' || q.value"),
 			 WRITERS * RUNS);
-	assert_int_equal(q_int(db, "SELECT count(*) FROM pragma_integrity_check WHERE integrity_check = 'ok'"), 1);
+	assert_int_equal(
+	    q_int(db, "SELECT count(*) FROM pragma_integrity_check WHERE integrity_check = 'ok'"), 1);
 	store_close(st);
 	char buf[80];
 	unlink(path);
@@ -135,7 +139,7 @@ static void test_two_writers(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_two_writers),
+	    cmocka_unit_test(test_two_writers),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -96,8 +96,9 @@ static void assert_q_text(sqlite3 *db, const char *sql, int64_t id, const char *
 	free(got);
 }
 
-static const char *const tables[] = {"scenarios", "runs", "params", "metrics", "breakdowns", "traces",
-				     "devices", "kernel_profiles", "comm_profiles", "validations"};
+static const char *const tables[] = {"scenarios",     "runs",	    "params",  "metrics",
+				     "breakdowns",    "traces",	    "devices", "kernel_profiles",
+				     "comm_profiles", "validations"};
 
 static const char hash_a[] = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
 static const char hash_b[] = "fedcba9876543210fedcba9876543210fedcba9876543210fedcba9876543210";
@@ -129,8 +130,8 @@ static void test_migrate_empty_file(void **state)
 	assert_q_text(db, "PRAGMA journal_mode", 0, "wal");
 	for (size_t i = 0; i < sizeof tables / sizeof tables[0]; i++) {
 		char sql[128];
-		snprintf(sql, sizeof sql, "SELECT count(*) FROM sqlite_master WHERE type='table' AND name='%s'",
-			 tables[i]);
+		snprintf(sql, sizeof sql,
+			 "SELECT count(*) FROM sqlite_master WHERE type='table' AND name='%s'", tables[i]);
 		assert_int_equal(q_int(db, sql, 0), 1);
 	}
 	int64_t objects = q_int(db, "SELECT count(*) FROM sqlite_master", 0);
@@ -271,11 +272,14 @@ static void test_scenario_dedup(void **state)
 	/* Same hash, different text: a collision or a bug, refused. */
 	assert_int_equal(store_scenario_put(st, "x", "model: changed\n", hash_a, &a2), PS_ERR_INVALID);
 	assert_int_equal(store_scenario_put(st, "x", "t", "abc", &a2), PS_ERR_INVALID);
-	assert_int_equal(store_scenario_put(st, "x", "t", "zz23456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef", &a2),
-			 PS_ERR_INVALID);
+	assert_int_equal(
+	    store_scenario_put(st, "x", "t",
+			       "zz23456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef", &a2),
+	    PS_ERR_INVALID);
 	/* Canonical text with quotes and newlines is stored verbatim (bound, not spliced). */
 	const char *odd = "name: \"it's\"; DROP TABLE runs; --\n\ttab\n";
-	assert_int_equal(store_scenario_put(st, "odd", odd, hash_b + 0, &b), PS_ERR_INVALID); /* hash_b is "other" */
+	assert_int_equal(store_scenario_put(st, "odd", odd, hash_b + 0, &b),
+			 PS_ERR_INVALID); /* hash_b is "other" */
 	char hash_c[65];
 	memcpy(hash_c, hash_a, 65);
 	hash_c[0] = '9';
@@ -362,29 +366,36 @@ static void test_run_round_trip(void **state)
 	assert_int_equal(q_int(db, "SELECT pid FROM runs WHERE id = ?1", run), getpid());
 	assert_int_equal((uint64_t)q_int(db, "SELECT seed FROM runs WHERE id = ?1", run), seed);
 	assert_int_equal(q_int(db, "SELECT scenario_id FROM runs WHERE id = ?1", run), scen);
-	assert_int_equal(q_int(db, "SELECT finished_at IS NOT NULL AND started_at <= finished_at "
-				   "AND length(host) > 0 FROM runs WHERE id = ?1", run), 1);
+	assert_int_equal(q_int(db,
+			       "SELECT finished_at IS NOT NULL AND started_at <= finished_at "
+			       "AND length(host) > 0 FROM runs WHERE id = ?1",
+			       run),
+			 1);
 	assert_int_equal(q_int(db, "SELECT count(*) FROM params WHERE run_id = ?1", run), 4);
 	assert_q_text(db, "SELECT value FROM params WHERE run_id = ?1 AND key = 'schedule'", run, "1f1b");
 	assert_q_text(db, "SELECT value FROM params WHERE run_id = ?1 AND key = 'note'", run,
 		      "it's a \"quoted\", line\nnext");
-	assert_int_equal(q_int(db, "SELECT value_num IS NULL FROM params WHERE run_id = ?1 AND key = 'note'", run), 1);
+	assert_int_equal(
+	    q_int(db, "SELECT value_num IS NULL FROM params WHERE run_id = ?1 AND key = 'note'", run), 1);
 	assert_true(q_num(db, "SELECT value_num FROM params WHERE run_id = ?1 AND key = 'lr'", run) == 0.1);
 	assert_q_text(db, "SELECT value FROM params WHERE run_id = ?1 AND key = 'tp'", run, "8");
 	assert_true(q_num(db, "SELECT value FROM metrics WHERE run_id = ?1 AND key = 'step_time_s'", run) ==
 		    1.0 / 3.0);
 	assert_true(q_num(db, "SELECT value FROM metrics WHERE run_id = ?1 AND key = 'mfu'", run) == 0.42);
 	assert_int_equal(q_int(db, "SELECT count(*) FROM metrics WHERE run_id = ?1", run), 3);
-	assert_true(q_num(db, "SELECT value FROM breakdowns WHERE run_id = ?1 AND rank = 3 AND "
-			      "component = 'time' AND key = 'bubble_s'", run) == 0.25);
+	assert_true(q_num(db,
+			  "SELECT value FROM breakdowns WHERE run_id = ?1 AND rank = 3 AND "
+			  "component = 'time' AND key = 'bubble_s'",
+			  run) == 0.25);
 	assert_int_equal(q_int(db, "SELECT count(*) FROM traces WHERE run_id = ?1", run), 3);
 
 	sqlite3_stmt *s;
-	assert_int_equal(sqlite3_prepare_v2(db,
-					    "SELECT task_id, rank, stream, kind, phase, layer, microbatch, start_s,"
-					    " end_s, flops, bytes, name FROM traces WHERE run_id = ?1 ORDER BY task_id",
-					    -1, &s, NULL),
-			 SQLITE_OK);
+	assert_int_equal(
+	    sqlite3_prepare_v2(db,
+			       "SELECT task_id, rank, stream, kind, phase, layer, microbatch, start_s,"
+			       " end_s, flops, bytes, name FROM traces WHERE run_id = ?1 ORDER BY task_id",
+			       -1, &s, NULL),
+	    SQLITE_OK);
 	sqlite3_bind_int64(s, 1, run);
 	for (int i = 0; i < 3; i++) {
 		assert_int_equal(sqlite3_step(s), SQLITE_ROW);
@@ -535,7 +546,8 @@ static void test_device_profiles(void **state)
 	assert_int_equal(store_device_put(st, "cpu:x86:avx2:16", "{\"cores\":16}", &dev), PS_OK);
 	assert_int_equal(store_device_put(st, "cpu:x86:avx2:16", "{\"cores\":16,\"v\":2}", &dev2), PS_OK);
 	assert_int_equal(dev, dev2);
-	assert_q_text(store_db(st), "SELECT description FROM devices WHERE id = ?1", dev, "{\"cores\":16,\"v\":2}");
+	assert_q_text(store_db(st), "SELECT description FROM devices WHERE id = ?1", dev,
+		      "{\"cores\":16,\"v\":2}");
 	assert_int_equal(store_device_find(st, "cpu:x86:avx2:16", &found), PS_OK);
 	assert_int_equal(found, dev);
 	assert_int_equal(store_device_put(st, "cuda:h100", NULL, &dev2), PS_OK);
@@ -617,8 +629,9 @@ static void test_killed_writer(void **state)
 		int64_t done, run;
 		if (store_open(path, &st) || store_run_begin(st, 0, "simulate", 1, &done) ||
 		    store_run_param(st, done, "tp", "8") || store_run_metric(st, done, "step_time_s", 1.5) ||
-		    store_run_finish(st, done, "finished", NULL) || store_run_begin(st, 0, "simulate", 2, &run) ||
-		    store_run_param(st, run, "tp", "4") || store_run_metric(st, run, "step_time_s", 2.5) ||
+		    store_run_finish(st, done, "finished", NULL) ||
+		    store_run_begin(st, 0, "simulate", 2, &run) || store_run_param(st, run, "tp", "4") ||
+		    store_run_metric(st, run, "step_time_s", 2.5) ||
 		    store_run_breakdown(st, run, 0, "memory", "weights_bytes", 1e9))
 			_exit(10);
 		struct ps_trace_event ev[1000];
@@ -680,17 +693,12 @@ static void test_killed_writer(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_migrate_empty_file),
-		cmocka_unit_test(test_refuse_other_application),
-		cmocka_unit_test(test_refuse_newer_schema),
-		cmocka_unit_test(test_refuse_not_sqlite),
-		cmocka_unit_test(test_refuse_bad_paths),
-		cmocka_unit_test(test_scenario_dedup),
-		cmocka_unit_test(test_run_round_trip),
-		cmocka_unit_test(test_failed_and_abandoned_runs),
-		cmocka_unit_test(test_trace_many_rows),
-		cmocka_unit_test(test_device_profiles),
-		cmocka_unit_test(test_killed_writer),
+	    cmocka_unit_test(test_migrate_empty_file),	cmocka_unit_test(test_refuse_other_application),
+	    cmocka_unit_test(test_refuse_newer_schema), cmocka_unit_test(test_refuse_not_sqlite),
+	    cmocka_unit_test(test_refuse_bad_paths),	cmocka_unit_test(test_scenario_dedup),
+	    cmocka_unit_test(test_run_round_trip),	cmocka_unit_test(test_failed_and_abandoned_runs),
+	    cmocka_unit_test(test_trace_many_rows),	cmocka_unit_test(test_device_profiles),
+	    cmocka_unit_test(test_killed_writer),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -13,15 +13,34 @@
 
 #include "units.h"
 
+/* Failure details as TAP comments (cmocka's own text goes to stderr, which
+ * the TAP log does not keep). */
+static void diag_lines(const char *m)
+{
+	while (*m) {
+		size_t n = strcspn(m, "\n");
+		printf("# %.*s\n", (int)n, m);
+		m += n + (m[n] == '\n');
+	}
+	fflush(stdout);
+}
+#define FAILF(...)                                                                                             \
+	do {                                                                                                   \
+		char m_[8192];                                                                                 \
+		snprintf(m_, sizeof m_, __VA_ARGS__);                                                          \
+		diag_lines(m_);                                                                                \
+		fail();                                                                                        \
+	} while (0)
+
 /* Bit-for-bit equality (the value a correct parse must give). */
 static void check(ps_unit_kind k, const char *text, double want)
 {
 	double v = -1;
 	ps_status st = units_parse(k, text, &v);
 	if (st != PS_OK)
-		fail_msg("parse \"%s\": %s", text, ps_error_message());
+		FAILF("parse \"%s\": %s", text, ps_error_message());
 	if (memcmp(&v, &want, sizeof v) != 0)
-		fail_msg("parse \"%s\": got %.17g, want %.17g", text, v, want);
+		FAILF("parse \"%s\": got %.17g, want %.17g", text, v, want);
 }
 
 static void check_err(ps_unit_kind k, const char *text, ps_status code, const char *substr)
@@ -29,9 +48,9 @@ static void check_err(ps_unit_kind k, const char *text, ps_status code, const ch
 	double v = 12345;
 	ps_status st = units_parse(k, text, &v);
 	if (st != code)
-		fail_msg("parse \"%s\": status %d, want %d (%s)", text, st, code, ps_error_message());
+		FAILF("parse \"%s\": status %d, want %d (%s)", text, st, code, ps_error_message());
 	if (substr && !strstr(ps_error_message(), substr))
-		fail_msg("parse \"%s\": message \"%s\" lacks \"%s\"", text, ps_error_message(), substr);
+		FAILF("parse \"%s\": message \"%s\" lacks \"%s\"", text, ps_error_message(), substr);
 	assert_true(v == 12345); /* untouched on error */
 }
 
@@ -172,7 +191,7 @@ static void check_fmt(ps_unit_kind k, double v, const char *want)
 	int n = units_format(k, v, buf, sizeof buf);
 	assert_int_equal(n, (int)strlen(buf));
 	if (strcmp(buf, want) != 0)
-		fail_msg("format %.17g: got \"%s\", want \"%s\"", v, buf, want);
+		FAILF("format %.17g: got \"%s\", want \"%s\"", v, buf, want);
 	double back;
 	assert_int_equal(units_parse(k, buf, &back), PS_OK);
 	assert_memory_equal(&back, &v, sizeof v);
@@ -228,9 +247,9 @@ static void roundtrip(ps_unit_kind k, double v)
 	units_format(k, v, buf, sizeof buf);
 	double back = -1;
 	if (units_parse(k, buf, &back) != PS_OK)
-		fail_msg("kind %d: %.17g formatted as \"%s\" does not parse: %s", k, v, buf, ps_error_message());
+		FAILF("kind %d: %.17g formatted as \"%s\" does not parse: %s", k, v, buf, ps_error_message());
 	if (memcmp(&back, &v, sizeof v) != 0)
-		fail_msg("kind %d: %.17g -> \"%s\" -> %.17g", k, v, buf, back);
+		FAILF("kind %d: %.17g -> \"%s\" -> %.17g", k, v, buf, back);
 }
 
 static void test_roundtrip_strings(void **state)
@@ -252,7 +271,7 @@ static void test_roundtrip_strings(void **state)
 	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
 		double v;
 		if (units_parse(cases[i].k, cases[i].s, &v) != PS_OK)
-			fail_msg("%s: %s", cases[i].s, ps_error_message());
+			FAILF("%s: %s", cases[i].s, ps_error_message());
 		roundtrip(cases[i].k, v);
 	}
 }

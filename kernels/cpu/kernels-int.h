@@ -19,6 +19,17 @@
 #include <stdint.h>
 #include <string.h>
 
+/* Compute-bound loops outside BLAS (attention, exp-heavy elementwise work)
+ * get a second copy compiled for x86-64-v3 (AVX2, FMA), picked at load time
+ * by an ifunc resolver when the CPU has it; the default copy keeps the
+ * baseline ISA.  Put it on a plain function that the OpenMP region calls
+ * (the region's outlined body itself is not cloned). */
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__)
+#define KERN_CLONES __attribute__((target_clones("arch=x86-64-v3", "default")))
+#else
+#define KERN_CLONES
+#endif
+
 static inline uint32_t kern_f2u(float f)
 {
 	uint32_t u;
