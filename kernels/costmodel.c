@@ -193,6 +193,13 @@ ps_status costmodel_local_alloc(struct ps_store *st, int threads, struct ps_cost
 	ps_status rc = profile_fingerprint(NULL, threads, fp, sizeof fp, NULL);
 	if (rc == PS_OK)
 		rc = store_device_find(st, fp, &id);
+	if (rc == PS_ERR_NOTFOUND && (threads == 1 || (threads <= 0 && profile_default_threads() == 1))) {
+		/* A one-thread profile timed with the CPU clock (--clock cpu). */
+		char fpc[PROFILE_FINGERPRINT_MAX];
+		if (profile_fingerprint_clock(NULL, threads, 1, fpc, sizeof fpc, NULL) == PS_OK &&
+		    store_device_find(st, fpc, &id) == PS_OK)
+			rc = PS_OK;
+	}
 	if (rc == PS_ERR_NOTFOUND)
 		return PS_ERROR(
 		    PS_ERR_NOTFOUND,

@@ -437,17 +437,25 @@ static ps_status pk_setup(const struct ps_backend *be, ps_dtype dt, const struct
 	return rc;
 }
 
+static double pk_cpu_now(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+	return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
 /* One timed sample: `inner` calls, then a sync; seconds per call. */
-static ps_status pk_sample(const struct ps_profile_shape *sh, struct pk_bufs *b, int inner,
+static ps_status pk_sample(const struct ps_profile_shape *sh, struct pk_bufs *b, int inner, int cpu_clock,
 			   double *per_call_s)
 {
-	double c0 = pk_now();
+	double (*now)(void) = cpu_clock ? pk_cpu_now : pk_now;
+	double c0 = now();
 	ps_status rc = PS_OK;
 	for (int i = 0; i < inner && rc == PS_OK; i++)
 		rc = pk_call(sh->op, &sh->shape, b);
 	if (rc == PS_OK)
 		rc = b->be->sync(b->be);
-	*per_call_s = (pk_now() - c0) / inner;
+	*per_call_s = (now() - c0) / inner;
 	return rc;
 }
 
@@ -472,7 +480,7 @@ ps_status profile_measure(const struct ps_backend *be, ps_dtype dt, const struct
 	double w0 = pk_now(), one = 0;
 	int calls = 0;
 	do {
-		if ((rc = pk_sample(sh, &b, 1, &one)) != PS_OK)
+		if ((rc = pk_sample(sh, &b, 1, o->cpu_clock, &one)) != PS_OK)
 			goto out;
 		calls++;
 	} while (pk_now() - w0 < o->warmup_s && calls < 1000);
@@ -485,7 +493,7 @@ ps_status profile_measure(const struct ps_backend *be, ps_dtype dt, const struct
 	int reps = 0;
 	double r0 = pk_now(), med = 0, mad = 0, ci = INFINITY;
 	for (;;) {
-		if ((rc = pk_sample(sh, &b, inner, &t[reps])) != PS_OK)
+		if ((rc = pk_sample(sh, &b, inner, o->cpu_clock, &t[reps])) != PS_OK)
 			goto out;
 		reps++;
 		if (reps >= maxr)

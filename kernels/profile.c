@@ -149,6 +149,12 @@ static uint64_t pf_fnv1a(const char *s)
 
 ps_status profile_fingerprint(const struct ps_backend *be, int threads, char *fp, size_t fpsize, char **json)
 {
+	return profile_fingerprint_clock(be, threads, 0, fp, fpsize, json);
+}
+
+ps_status profile_fingerprint_clock(const struct ps_backend *be, int threads, int cpu_clock, char *fp,
+				    size_t fpsize, char **json)
+{
 	if (json)
 		*json = NULL;
 	if (threads <= 0)
@@ -202,6 +208,8 @@ ps_status profile_fingerprint(const struct ps_backend *be, int threads, char *fp
 	pf_json_str(&b, yaml_get_version_string());
 	pf_puts(&b, ",\"parasim\":");
 	pf_json_str(&b, PACKAGE_VERSION);
+	if (cpu_clock)
+		pf_puts(&b, ",\"clock\":\"cpu\"");
 	pf_puts(&b, "}");
 done:
 	if (b.nomem) {

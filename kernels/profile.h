@@ -46,6 +46,10 @@ int profile_default_threads(void);
  * malloc'd description.  Two calls on the same machine with the same
  * threads and software give the same text. */
 ps_status profile_fingerprint(const struct ps_backend *be, int threads, char *fp, size_t fpsize, char **json);
+/* The same, noting a non-default timer ("clock":"cpu" in the description,
+ * hence another fingerprint) when cpu_clock is set. */
+ps_status profile_fingerprint_clock(const struct ps_backend *be, int threads, int cpu_clock, char *fp,
+				    size_t fpsize, char **json);
 
 /* --- grid and measurement --------------------------------------------- */
 
@@ -71,6 +75,11 @@ struct ps_profile_opts {
 	double max_s;	 /* time cap of the repetitions per shape */
 	int min_reps, max_reps;
 	double target_ci; /* stop when the 95% CI half-width of the median / median <= this */
+	int cpu_clock;	  /* 1: time samples with the calling thread's CPU clock
+			   * (CLOCK_THREAD_CPUTIME_ID) instead of the wall clock:
+			   * time spent waiting for a core is not counted, so other
+			   * load does not inflate the samples.  Only meaningful
+			   * with one thread and the CPU backend. */
 };
 /* Defaults per level. */
 void profile_opts_init(struct ps_profile_opts *o, ps_profile_level level);

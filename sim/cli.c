@@ -7,7 +7,7 @@
 
 static const struct ps_verb verbs[] = {
 	{"check", cmd_check, "validate scenario files and print them in canonical form",
-	 "parasim check FILE..."},
+	 "parasim check [--expand] FILE..."},
 	{"simulate", cmd_simulate, "simulate one training step of each scenario and store the runs",
 	 "parasim simulate FILE [--db PATH] [--format table|json|csv] [--trace] [--analytic] [--no-fold]"},
 	{"plan", cmd_plan, "search the strategy space under memory and budget constraints",
@@ -23,7 +23,7 @@ static const struct ps_verb verbs[] = {
 	{"export", cmd_export, "export stored runs as CSV, JSON or a Chrome trace",
 	 "parasim export [--db PATH] [--format csv|json|chrome-trace] [--run ID] [-o FILE]"},
 	{"list", cmd_list, "list known models, hardware and clusters",
-	 "parasim list models|hardware|clusters|verbs"},
+	 "parasim list models|hardware|clusters|scenarios|verbs"},
 	{NULL, NULL, NULL, NULL},
 };
 

@@ -135,7 +135,7 @@ out:
 	return ret;
 }
 
-static int cp_kernels(const char *db, const char *device, ps_profile_level level, int threads)
+static int cp_kernels(const char *db, const char *device, ps_profile_level level, int threads, int cpu_clock)
 {
 	const struct ps_backend *be;
 	int gpu = strcmp(device, "cuda") == 0;
@@ -159,7 +159,7 @@ static int cp_kernels(const char *db, const char *device, ps_profile_level level
 	int64_t id;
 	size_t n = 0;
 	double *w = NULL;
-	if (profile_fingerprint(be, threads, fp, sizeof fp, &json) != PS_OK ||
+	if (profile_fingerprint_clock(be, threads, cpu_clock, fp, sizeof fp, &json) != PS_OK ||
 	    profile_grid(level, gpu, &grid, &n) != PS_OK || store_open(db, &st) != PS_OK ||
 	    store_device_put(st, fp, json, &id) != PS_OK) {
 		cli_error("profile");
@@ -171,6 +171,7 @@ static int cp_kernels(const char *db, const char *device, ps_profile_level level
 	struct ps_profile_opts o;
 	profile_opts_init(&o, level);
 	o.threads = threads;
+	o.cpu_clock = cpu_clock;
 	int tty = isatty(2);
 	fprintf(stderr, "parasim profile: %zu shapes x %d dtype(s) on %s (%s), %d threads\n", n, ndt, device,
 		fp, threads > 0 ? threads : profile_default_threads());
@@ -359,12 +360,13 @@ int cmd_profile(int argc, char **argv)
 	    {"import", required_argument, NULL, 'i'},
 	    {"device-name", required_argument, NULL, 'n'},
 	    {"fit", no_argument, NULL, 'f'},
+	    {"clock", required_argument, NULL, 'k'},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
 	const char *db = PS_STORE_DEFAULT, *device = "cpu", *import = NULL, *name = NULL;
 	ps_profile_level level = PROFILE_FULL;
-	int threads = 0, comm = 0, fit_only = 0, c;
+	int threads = 0, comm = 0, fit_only = 0, cpu_clock = 0, c;
 	optind = 1;
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
@@ -397,6 +399,13 @@ int cmd_profile(int argc, char **argv)
 			threads = (int)v;
 			break;
 		}
+		case 'k':
+			if (strcmp(optarg, "wall") != 0 && strcmp(optarg, "cpu") != 0) {
+				fprintf(stderr, "parasim profile: --clock: expected wall or cpu, got \"%s\"\n", optarg);
+				return cli_usage("profile");
+			}
+			cpu_clock = strcmp(optarg, "cpu") == 0;
+			break;
 		case 'b':
 			db = optarg;
 			break;
@@ -413,10 +422,11 @@ int cmd_profile(int argc, char **argv)
 			fit_only = 1;
 			break;
 		case 'h':
-			printf("usage: parasim profile [--device cpu|cuda] [--quick] [--threads N] [--db "
-			       "PATH] [--comm]\n"
+			printf("usage: parasim profile [--device cpu|cuda] [--quick] [--threads N] [--clock wall|cpu]\n"
+			       "                       [--db PATH]\n"
+			       "       parasim profile --comm [--quick] [--db PATH]     (under mpirun -np 2 or more)\n"
 			       "       parasim profile --import FILE.csv --device-name NAME [--db PATH]\n"
-			       "       parasim profile --fit [--device-name NAME|--threads N] [--db PATH]\n");
+			       "       parasim profile --fit [--device-name NAME | --threads N [--clock cpu]] [--db PATH]\n");
 			return PS_EXIT_OK;
 		default:
 			fprintf(stderr, "parasim profile: unknown or incomplete option \"%s\"\n",
@@ -456,7 +466,7 @@ int cmd_profile(int argc, char **argv)
 		int64_t id;
 		int ret = PS_EXIT_FAIL;
 		if (store_open(db, &st) == PS_OK &&
-		    (name ? PS_OK : profile_fingerprint(NULL, threads, fp, sizeof fp, NULL)) == PS_OK &&
+		    (name ? PS_OK : profile_fingerprint_clock(NULL, threads, cpu_clock, fp, sizeof fp, NULL)) == PS_OK &&
 		    store_device_find(st, name ? name : fp, &id) == PS_OK)
 			ret = cp_quality_from_store(st, id);
 		else
@@ -464,5 +474,9 @@ int cmd_profile(int argc, char **argv)
 		store_close(st);
 		return ret;
 	}
-	return cp_kernels(db, device, level, threads);
+	if (cpu_clock && (threads != 1 || strcmp(device, "cpu") != 0)) {
+		fprintf(stderr, "parasim profile: --clock cpu times one thread: it needs --threads 1 and --device cpu\n");
+		return cli_usage("profile");
+	}
+	return cp_kernels(db, device, level, threads, cpu_clock);
 }

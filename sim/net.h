@@ -58,6 +58,9 @@ double net_p2p_time(struct ps_net *net, ps_net_tier tier, int src_rank, int dst_
 
 /* Added by the engine helper (additive). */
 
+/* A struct ps_net holds a pricing workspace and a memo table: calls on one
+ * net must not run concurrently (use one net per thread). */
+
 /* net_coll_time and net_p2p_time return a negative value when the group or
  * ranks do not fit the cluster or an argument is invalid; 0 for groups of
  * one rank or 0 bytes.  Fixed algorithms that do not apply to an op are
