@@ -1,5 +1,4 @@
-/* backend-cpu.c — the CPU backend: struct ps_backend over kernels/cpu, plus
- * the host bfloat16 conversions every backend shares.
+/* backend-cpu.c — the CPU backend: struct ps_backend over kernels/cpu.
  *
  * "Device" memory is host memory (64-byte aligned), copies are memcpy, sync
  * does nothing.  Storage dtypes FP32 and TF32 (computed as fp32); BF16 is
@@ -15,28 +14,6 @@
 
 #include "backend.h"
 #include "cpu/kernels.h"
-
-uint16_t ps_bf16_from_f32(float f)
-{
-	uint32_t u;
-	memcpy(&u, &f, sizeof u);
-	if ((u & 0x7fffffffu) > 0x7f800000u) /* NaN: keep it quiet and a NaN */
-		return (uint16_t)((u >> 16) | 0x0040u);
-	u += 0x7fffu + ((u >> 16) & 1u); /* round to nearest even */
-	return (uint16_t)(u >> 16);
-}
-
-float ps_f32_from_bf16(uint16_t h)
-{
-	uint32_t u = (uint32_t)h << 16;
-	float f;
-	memcpy(&f, &u, sizeof f);
-	return f;
-}
-
-float ps_bf16_round(float f) { return ps_f32_from_bf16(ps_bf16_from_f32(f)); }
-
-size_t ps_backend_elem_bytes(ps_dtype dt) { return dt == DTYPE_BF16 ? 2 : 4; }
 
 static int cpu_dt_ok(ps_dtype dt) { return dt == DTYPE_FP32 || dt == DTYPE_TF32; }
 

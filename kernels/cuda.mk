@@ -3,7 +3,7 @@
 # static library, libparasim_cuda.a, with extern "C" entry points that
 # kernels/backend-cuda.c wraps.  Without CUDA, backend-cuda-none.c is built
 # instead and ps_backend_cuda() is NULL, so no caller needs #ifdef.
-libparasim_a_SOURCES += kernels/backend.h kernels/backend-cpu.c
+libparasim_a_SOURCES += kernels/backend.h kernels/backend.c kernels/backend-cpu.c
 if HAVE_CUDA
 libparasim_a_SOURCES += kernels/backend-cuda.c
 else

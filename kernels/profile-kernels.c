@@ -91,10 +91,20 @@ struct pk_grid {
 	int nomem;
 };
 
+#define PK_NBUF 8
+#define PK_MAX_ELEMS ((size_t)1 << 30) /* no tensor above 2^30 elements (int indices, memory) */
+static void pk_sizes(ps_op op, const struct ps_shape *s, size_t nf[PK_NBUF], int f32[PK_NBUF], size_t *ntok);
+
 static void pk_add(struct pk_grid *g, ps_op op, struct ps_shape sh)
 {
 	if (g->nomem)
 		return;
+	size_t nf[PK_NBUF], ntok;
+	int f32[PK_NBUF];
+	pk_sizes(op, &sh, nf, f32, &ntok);
+	for (int i = 0; i < PK_NBUF; i++)
+		if (nf[i] > PK_MAX_ELEMS)
+			return;
 	if (g->n == g->cap) {
 		size_t cap = g->cap ? 2 * g->cap : 128;
 		struct ps_profile_shape *p = realloc(g->s, cap * sizeof *p);
@@ -225,7 +235,6 @@ ps_status profile_grid(ps_profile_level level, int gpu, struct ps_profile_shape 
 
 /* --- buffers and one call ----------------------------------------------------- */
 
-#define PK_NBUF 8
 
 struct pk_bufs {
 	const struct ps_backend *be;

@@ -4,13 +4,16 @@
  *
  * The grid and the timing of the CPU kernels are in kernels/profile-kernels.c;
  * collectives in kernels/comm-profile.c.  Nothing here prints. */
+#define _GNU_SOURCE 1 /* dladdr */
 #include "config.h"
 #include "profile.h"
 #include "store.h"
 #include "backend.h"
 #include "cpu/kernels.h"
 
+#include <cblas.h>
 #include <ctype.h>
+#include <dlfcn.h>
 #include <errno.h>
 #include <gsl/gsl_version.h>
 #include <math.h>
@@ -137,6 +140,21 @@ static long pf_read_long(const char *path)
 	return v;
 }
 
+const char *profile_blas_library(void)
+{
+	/* Where the dynamic linker bound cblas_sgemm: the library that really
+	 * runs the GEMMs (GSL's libgslcblas wins over OpenBLAS when it comes
+	 * first in the link order). */
+	static char name[256];
+	Dl_info info;
+	void *fn = (void *)cblas_sgemm;
+	if (!dladdr(fn, &info) || !info.dli_fname || !*info.dli_fname)
+		return "unknown";
+	const char *base = strrchr(info.dli_fname, '/');
+	snprintf(name, sizeof name, "%s", base ? base + 1 : info.dli_fname);
+	return name;
+}
+
 static uint64_t pf_fnv1a(const char *s)
 {
 	uint64_t h = 0xcbf29ce484222325ull;
@@ -196,6 +214,8 @@ ps_status profile_fingerprint_clock(const struct ps_backend *be, int threads, in
 		pf_printf(&b, ",\"cpu_max_khz\":%ld", khz);
 	else
 		pf_puts(&b, ",\"cpu_max_khz\":null");
+	pf_puts(&b, ",\"blas_library\":");
+	pf_json_str(&b, profile_blas_library());
 	pf_puts(&b, ",\"blas_core\":");
 	pf_json_str(&b, cpu_blas_corename());
 	pf_puts(&b, ",\"blas_config\":");

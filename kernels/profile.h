@@ -33,13 +33,19 @@ struct ps_store;
 
 #define PROFILE_FINGERPRINT_MAX 64
 
+/* File name of the shared library that serves cblas_sgemm in this process
+ * ("libopenblas.so.0"; "libgslcblas.so.0" means GSL's slow reference BLAS
+ * won the link order), "unknown" if it cannot be told.  Static string. */
+const char *profile_blas_library(void);
+
 /* Online CPUs of this machine: the default thread count. */
 int profile_default_threads(void);
 
 /* Fingerprint of the device of backend be (NULL = the CPU) running with
  * `threads` CPU threads (0 = the default): "cpu-" (or "cuda-") + 16 hex
  * digits of a 64-bit FNV-1a hash of the JSON description.  CPU: model and
- * flags, online CPUs, threads, BLAS core and configuration, GSL, SQLite and
+ * flags, online CPUs, threads, the library serving cblas_sgemm, OpenBLAS
+ * core and configuration, GSL, SQLite and
  * libyaml versions, max clock if readable, parasim version.  GPU: the
  * backend's describe() line (name, SMs, compute capability, runtime), the
  * host CPU model, parasim version.  *json (may be NULL) receives the

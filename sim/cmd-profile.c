@@ -189,6 +189,11 @@ static int cp_kernels(const char *db, const char *device, ps_profile_level level
 		w[i] = o.warmup_s + fmin(o.max_s, o.min_reps * fmax(t, 2e-4)) + t;
 		wtotal += w[i] * ndt;
 	}
+	if (!gpu && !strstr(profile_blas_library(), "openblas"))
+		fprintf(stderr,
+			"parasim profile: warning: cblas_sgemm comes from %s, not OpenBLAS (link order: "
+			"the BLAS library must come before GSL's -lgslcblas); GEMMs run at its speed\n",
+			profile_blas_library());
 	double load0[1] = {0}, load1[1] = {0};
 	int cpus = profile_default_threads();
 	if (getloadavg(load0, 1) == 1 && load0[0] > cpus)

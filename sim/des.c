@@ -5,14 +5,11 @@
  *    the picosecond once, so runs are bit-for-bit deterministic.
  *  - Each (rank, stream) runs its tasks in graph order, one at a time.  A
  *    task begins when it is the head of its stream, the stream is free and
- *    all its dependencies have finished.  Each stream owns one event node
- *    (its running task's completion), so the heap never holds more than
- *    nranks * STREAM_COUNT_ events and nothing is allocated per event.
- *  - Speed: one sequential pass over the graph validates it and extracts a
- *    24-byte record per task with its price already computed (kernels
- *    through a small shape cache, collectives through a per-(rank, group)
- *    cache in front of the network memo), so the event loop never reads
- *    the 160-byte graph tasks again.  All arrays are sized once per run.
+ *    all its dependencies have finished.  Each stream is one node of the
+ *    event queue (its running task's completion), so the queue never holds
+ *    more than nranks * STREAM_COUNT_ events and nothing is allocated per
+ *    event.  Events run in (time, queue order) order: equal times first in,
+ *    first out.
  *  - Kernel: costmodel_kernel_s (or flops / 1e12 s when the cost model is
  *    NULL) x the rank's slowdown, x (1 + device.overlap_slowdown) when a
  *    communication transfer of the same rank is in flight at the moment the
@@ -29,11 +26,11 @@
  *    together, so a collective alone in the graph starts at once.
  *  - Send/recv (matched by task.match): rendezvous of the pair; the
  *    transfer starts when both are ready and both finish together after
- *    net_p2p_time (the pair is checked and priced when it runs).  An
- *    unmatched send or recv transfers alone to/from task.u.p2p.peer.
- *    net == NULL makes all communication free.  A graph that cannot
- *    finish (e.g. two ranks that both send first on in-order streams) is
- *    reported as a deadlock, naming the first task that never finished.
+ *    net_p2p_time.  An unmatched send or recv transfers alone to/from
+ *    task.u.p2p.peer.  net == NULL makes all communication free.  A graph
+ *    that cannot finish (e.g. two ranks that both send first on in-order
+ *    streams) is reported as a deadlock, naming the first task that never
+ *    finished.
  *  - Accounting per rank, swept online between consecutive event times:
  *    compute busy = union of kernel intervals; comm in flight per kind =
  *    union of transfer intervals (waiting for a partner is not in flight);
@@ -41,6 +38,19 @@
  *    attributed to one kind by priority TP > CP > PP > ZERO > DP > NONE
  *    (synchronous kinds first: those are what compute waits on);
  *    idle = step time - busy - exposed.
+ *
+ * Speed (the 1T-parameter benchmark graph is 2.3M tasks): setup is two
+ * sequential passes.  The first validates every task, prices it (kernels
+ * through a memo of distinct (op, shape, dtype); collectives through a
+ * small cache per (rank, group kind) in front of the network memo; matched
+ * send/recv pairs when the second of the pair is read) and extracts a
+ * 32-byte record (price, next task of its stream, dependency counter,
+ * rendezvous, first successor); the second fills the successor lists
+ * (CSR).  The event loop then never reads the 160-byte graph tasks, and a
+ * finished task wakes exactly its successors.  The event queue is a radix
+ * queue over the integer times (sim/event-queue.h): FIFO among equal
+ * times, O(1) amortised per event, which keeps the (time, seq) order of a
+ * binary heap with a sequence number.  All arrays are sized once per run.
  *
  * It does not model memory capacity (sim/memory does), launch queues,
  * kernel-kernel concurrency slowdowns, or contention between different
@@ -58,24 +68,33 @@
 
 #define NONE32 UINT32_MAX
 #define NGROUP_KINDS (GROUP_WORLD + 1)
-#define KCACHE_SIZE 4096 /* kernel price cache entries; power of two */
-#define CCACHE_WAYS 4	 /* collective price cache entries per (rank, group kind) */
+#define KSLOTS 8192	     /* kernel memo hash slots; power of two */
+#define KENTRIES (KSLOTS / 2) /* distinct kernels memoised; more are priced every time */
+#define KPROBES 8
+#define CCACHE_WAYS 4 /* collective price cache entries per (rank, group kind) */
+#define PCACHE_SIZE 256 /* point-to-point price cache; power of two */
+#define MAX_PS_S 9.0e6	/* longest duration accepted (about 100 days) */
 
 enum { TS_PENDING = 0, TS_WAITING, TS_RUNNING, TS_DONE };
 
-/* What the event loop needs of a task. */
+/* What the event loop needs of a task: 32 bytes. */
 struct dtask {
-	double base_s;	 /* kernel: seconds x rank slowdown; comm: transfer seconds */
-	uint32_t stream; /* rank * STREAM_COUNT_ + stream */
-	uint32_t deps_left;
-	uint32_t aux; /* coll: rendezvous id; send/recv: matching task; NONE32 */
+	union {
+		double base_s;	/* kernel: seconds x rank slowdown (before overlap) */
+		int64_t dur_ps; /* communication: transfer time; memory: 0 */
+		double bytes;	/* matched send/recv until its pair is priced */
+	} p;
+	uint32_t next;	    /* next task of the same stream, NONE32 at the end */
+	uint32_t deps_left; /* dependencies not finished yet */
+	uint32_t stream;    /* rank * STREAM_COUNT_ + stream */
+	uint32_t aux;	    /* coll: rendezvous id; send/recv: matching task; NONE32 */
+	uint32_t succ;	    /* successors are succ[succ .. dt[i+1].succ) */
 	uint8_t kind, comm, phase, state;
 };
 
 struct des_stream {
-	struct ps_event ev;
-	uint32_t first, count, pos; /* tasks order[first .. first+count), next = pos */
-	uint32_t running;	    /* task on the stream (waiting or running), NONE32 if free */
+	uint32_t head;	  /* next task to begin, NONE32 when the stream is exhausted */
+	uint32_t running; /* task on the stream (waiting or running), NONE32 if free */
 };
 
 struct des_rank {
@@ -88,10 +107,9 @@ struct des_rank {
 	double slow; /* kernel time multiplier */
 };
 
-struct kcache_entry {
-	int valid;
+struct kentry {
+	struct ps_shape shape; /* key bytes only (SHAPE_KEY_BYTES), padding zero */
 	int op, dtype;
-	struct ps_shape shape;
 	double s;
 };
 
@@ -101,36 +119,41 @@ struct ccache_entry {
 	uint8_t op, algo;
 };
 
+struct pcache_entry {
+	double bytes, s;
+	int src, dst; /* empty: bytes NaN */
+};
+
 struct des {
 	const struct ps_graph *g;
 	const struct ps_costmodel *cm;
 	struct ps_net *net;
 	ps_net_tier tier;
-	double overlap; /* device.overlap_slowdown */
+	double overlap_mul[2]; /* kernel time factor without / with a transfer in flight */
 	ps_coll_algo default_algo;
 	int nstreams;
 	struct des_stream *streams; /* (nranks * STREAM_COUNT_) */
 	struct des_rank *ranks;	    /* (nranks) */
-	struct dtask *dt;	    /* (ntasks) */
-	uint32_t *order;	    /* (ntasks) task ids grouped by stream */
-	uint32_t *succ_off, *succ;  /* CSR of dependents: (ntasks + 1), (ndeps) */
+	struct dtask *dt;	    /* (ntasks + 1) the last one a sentinel */
+	uint32_t *succ;		    /* (ndeps) dependents, grouped by task */
 	uint32_t ninfer;	    /* collectives without task.match */
-	int deps_contiguous;	    /* task i's deps follow task i-1's in g->deps */
-	uint64_t deps_next;
+	uint32_t p2p_open;	    /* matched send/recv whose pair is not read yet */
 	/* Collective rendezvous. */
 	uint32_t nrv;
 	uint32_t *rv_first, *rv_n, *rv_arrived, *rv_tasks;
 	size_t rv_cap, rvt_cap, rvt_used;
 	/* Price caches. */
-	struct kcache_entry *kcache; /* (KCACHE_SIZE) or NULL */
+	uint16_t *kslot;	     /* (KSLOTS) 0 empty, else kentry index + 1 */
+	struct kentry *kent;	     /* (KENTRIES) */
+	uint32_t nkent;
 	struct ps_group_desc *gdesc; /* (nranks * NGROUP_KINDS) */
 	uint8_t *gdesc_valid;
 	struct ccache_entry *ccache; /* (nranks * NGROUP_KINDS * CCACHE_WAYS) */
-	struct ps_event_queue q;
-	struct ps_event *held; /* the event being handled, still at the heap's root */
+	struct pcache_entry *pcache; /* (PCACHE_SIZE) */
+	struct ps_event_heap q;	     /* one id per stream */
+	int held;		     /* the event being handled is still the heap's top */
 	int64_t now;
 	uint64_t events;
-	uint32_t done;
 	struct ps_trace_event *trace; /* (ntasks) or NULL */
 	ps_status err;
 };
@@ -156,11 +179,12 @@ static void *big_alloc(size_t bytes)
 	return p;
 }
 
+/* Seconds to picoseconds, rounded half up; -1 for negative, NaN or absurd. */
 static inline int to_ps(double s, int64_t *out)
 {
-	if (!(s >= 0) || s > 9.0e6) /* negative, NaN, or beyond ~100 days */
+	if (!(s >= 0) || s > MAX_PS_S)
 		return -1;
-	*out = (int64_t)(s * 1e12 + 0.5); /* round half up; s >= 0 */
+	*out = (int64_t)(s * 1e12 + 0.5);
 	return 0;
 }
 
@@ -204,18 +228,17 @@ static inline void rank_advance(struct des_rank *r, int64_t now)
 	} while (m);
 }
 
-static inline uint32_t stream_of(const struct ps_task *t)
+static inline uint32_t task_rank(const struct dtask *x)
 {
-	return t->rank * STREAM_COUNT_ + t->stream;
+	return x->stream / STREAM_COUNT_;
 }
-static inline struct des_rank *rank_of(struct des *d, const struct dtask *x)
-{
-	return &d->ranks[x->stream / STREAM_COUNT_];
-}
+
+/* Every field up to and including variant (not the tail padding). */
+#define SHAPE_KEY_BYTES (offsetof(struct ps_shape, variant) + sizeof(int))
 
 /* Hash of the fields that tell kernels apart in practice; equality still
  * compares every field. */
-static uint64_t shape_hash(int op, int dtype, const struct ps_shape *s)
+static inline uint64_t shape_hash(int op, int dtype, const struct ps_shape *s)
 {
 	uint64_t h = (uint64_t)(op | dtype << 8 | s->variant << 16);
 	h = (h ^ (uint64_t)s->M) * 0x9E3779B97F4A7C15ULL;
@@ -225,32 +248,44 @@ static uint64_t shape_hash(int op, int dtype, const struct ps_shape *s)
 	return h ^ (h >> 29);
 }
 
-/* Every field up to and including variant (not the tail padding). */
-#define SHAPE_KEY_BYTES (offsetof(struct ps_shape, variant) + sizeof(int))
-
 static inline int shape_equal(const struct ps_shape *a, const struct ps_shape *b)
 {
-	return memcmp(a, b, SHAPE_KEY_BYTES) == 0;
+	return ((a->M ^ b->M) | (a->N ^ b->N) | (a->K ^ b->K) | (a->B ^ b->B) | (a->T ^ b->T) |
+		(a->C ^ b->C) | (a->NH ^ b->NH) | (a->KVH ^ b->KVH) | (a->HS ^ b->HS) | (a->V ^ b->V) |
+		(a->n ^ b->n) | (int64_t)(a->variant ^ b->variant)) == 0;
 }
 
-/* Seconds of one kernel call before slowdowns. */
+/* Seconds of one kernel call before slowdowns, through the memo of
+ * distinct (op, shape, dtype): open addressing, KPROBES probes, no
+ * replacement (a kernel that finds no room is priced every time). */
 static double kernel_seconds(struct des *d, const struct ps_task *t)
 {
 	if (!d->cm)
 		return t->flops / 1e12;
 	int op = (int)t->u.kernel.op, dt = t->u.kernel.dtype;
 	const struct ps_shape *s = &t->u.kernel.shape;
-	struct kcache_entry *e = &d->kcache[shape_hash(op, dt, s) & (KCACHE_SIZE - 1)];
-	if (e->valid && e->op == op && e->dtype == dt && shape_equal(&e->shape, s))
-		return e->s;
-	double x = costmodel_kernel_s(d->cm, t->u.kernel.op, s, (ps_dtype)dt);
-	e->valid = 1;
-	e->op = op;
-	e->dtype = dt;
-	memset(&e->shape, 0, sizeof e->shape);
-	memcpy(&e->shape, s, SHAPE_KEY_BYTES);
-	e->s = x;
-	return x;
+	uint64_t h = shape_hash(op, dt, s);
+	for (int k = 0; k < KPROBES; k++) {
+		uint16_t *slot = &d->kslot[(h + (uint64_t)k) & (KSLOTS - 1)];
+		if (*slot) {
+			const struct kentry *e = &d->kent[*slot - 1];
+			if (e->op == op && e->dtype == dt && shape_equal(&e->shape, s))
+				return e->s;
+			continue;
+		}
+		double x = costmodel_kernel_s(d->cm, t->u.kernel.op, s, (ps_dtype)dt);
+		if (d->nkent < KENTRIES) {
+			struct kentry *e = &d->kent[d->nkent++];
+			memset(&e->shape, 0, sizeof e->shape);
+			memcpy(&e->shape, s, SHAPE_KEY_BYTES);
+			e->op = op;
+			e->dtype = dt;
+			e->s = x;
+			*slot = (uint16_t)d->nkent;
+		}
+		return x;
+	}
+	return costmodel_kernel_s(d->cm, t->u.kernel.op, s, (ps_dtype)dt);
 }
 
 /* Seconds of a collective task: the network price of its group, through a
@@ -301,165 +336,126 @@ static double coll_seconds(struct des *d, uint32_t i, const struct ps_task *t)
 	return s;
 }
 
-/* Seconds of an unmatched send or recv (from the sender to the receiver). */
-static double p2p_seconds(struct des *d, uint32_t i, const struct ps_task *t)
+/* Seconds of one transfer of bytes from real rank a to real rank b, through
+ * a small direct-mapped cache; -1 when invalid. */
+static double p2p_price(struct des *d, uint32_t i, int a, int b, double bytes)
 {
 	if (!d->net)
 		return 0;
-	const struct ps_graph *g = d->g;
-	int a = g->ranks[t->rank].global_rank, b = g->ranks[t->u.p2p.peer].global_rank;
-	if (t->kind == TASK_RECV) {
-		int x = a;
-		a = b;
-		b = x;
-	}
-	double s = net_p2p_time(d->net, d->tier, a, b, t->u.p2p.bytes);
+	uint64_t bb;
+	memcpy(&bb, &bytes, sizeof bb);
+	uint64_t h = ((uint64_t)(uint32_t)a * 0x9E3779B97F4A7C15ULL) ^ ((uint64_t)(uint32_t)b * 0xC2B2AE3D27D4EB4FULL) ^
+		     bb;
+	struct pcache_entry *e = &d->pcache[(h ^ (h >> 32) ^ (h >> 17)) & (PCACHE_SIZE - 1)];
+	if (e->src == a && e->dst == b && e->bytes == bytes)
+		return e->s;
+	double s = net_p2p_time(d->net, d->tier, a, b, bytes);
 	if (s < 0) {
-		fail(d,
-		     PS_ERROR(PS_ERR_INVALID, "simulate: task %u: transfer %d -> %d of %g bytes is invalid",
-			      i, a, b, t->u.p2p.bytes));
+		fail(d, PS_ERROR(PS_ERR_INVALID, "simulate: task %u: transfer %d -> %d of %g bytes is invalid", i,
+				 a, b, bytes));
 		return -1;
 	}
+	e->src = a;
+	e->dst = b;
+	e->bytes = bytes;
+	e->s = s;
 	return s;
 }
 
 /* ---------------------------------------------------------------- task life */
 
-static void schedule_end(struct des *d, uint32_t tid, int64_t dur_ps)
+static inline void schedule_end(struct des *d, uint32_t tid, uint32_t stream, int64_t dur_ps)
 {
-	struct dtask *x = &d->dt[tid];
-	x->state = TS_RUNNING;
+	d->dt[tid].state = TS_RUNNING;
 	if (d->trace)
 		d->trace[tid].start_s = (double)d->now * 1e-12;
-	struct ps_event *ev = &d->streams[x->stream].ev;
-	if (!d->held) {
-		if (event_queue_push(&d->q, ev, d->now + dur_ps) !=
-		    PS_OK) /* cannot happen: sized for every stream */
-			fail(d, PS_ERR_NOMEM);
-	} else if (ev == d->held) { /* the stream whose task just ended starts its next one */
-		event_queue_reschedule(&d->q, ev, d->now + dur_ps);
-		d->held = NULL;
-	} else { /* another stream starts: it takes the handled event's place */
-		event_queue_replace(&d->q, d->held, ev, d->now + dur_ps);
-		d->held = NULL;
+	if (d->held) { /* the first new event takes the handled one's place */
+		event_heap_replace_top(&d->q, stream, d->now + dur_ps);
+		d->held = 0;
+	} else {
+		event_heap_push(&d->q, stream, d->now + dur_ps);
 	}
 }
 
-static void transfer_start(struct des *d, uint32_t tid, double seconds)
+static inline void transfer_start(struct des *d, uint32_t tid)
 {
 	struct dtask *x = &d->dt[tid];
-	int64_t dur;
-	if (to_ps(seconds, &dur)) {
-		fail(d,
-		     PS_ERROR(PS_ERR_INVALID, "simulate: task %u: invalid transfer time %g s", tid, seconds));
-		dur = 0;
-	}
-	struct des_rank *r = rank_of(d, x);
+	struct des_rank *r = &d->ranks[task_rank(x)];
 	rank_advance(r, d->now);
 	if (r->ncomm[x->comm]++ == 0)
 		r->comm_mask |= 1u << x->comm;
-	schedule_end(d, tid, dur);
+	schedule_end(d, tid, x->stream, x->p.dur_ps);
 }
 
-static void task_begin(struct des *d, struct des_stream *s, uint32_t tid)
+static inline void task_begin(struct des *d, struct des_stream *s, uint32_t tid)
 {
 	struct dtask *x = &d->dt[tid];
 	s->running = tid;
 	switch (x->kind) {
 	case TASK_KERNEL: {
-		struct des_rank *r = rank_of(d, x);
-		double sec = r->comm_mask ? x->base_s * (1.0 + d->overlap) : x->base_s;
-		int64_t dur;
-		if (to_ps(sec, &dur)) {
+		struct des_rank *r = &d->ranks[task_rank(x)];
+		double sec = x->p.base_s * d->overlap_mul[r->comm_mask != 0];
+		if (!(sec <= MAX_PS_S)) {
 			fail(d, PS_ERROR(PS_ERR_INVALID, "simulate: task %u: kernel time %g s is invalid",
 					 tid, sec));
-			dur = 0;
+			sec = 0;
 		}
+		int64_t dur = (int64_t)(sec * 1e12 + 0.5);
 		rank_advance(r, d->now);
 		r->ncompute++;
 		if (x->phase == PHASE_RECOMPUTE)
 			r->recompute_ps += dur;
 		else if (x->phase == PHASE_OPTIMIZER)
 			r->optimizer_ps += dur;
-		schedule_end(d, tid, dur);
+		schedule_end(d, tid, x->stream, dur);
 		break;
 	}
 	case TASK_COLL: {
 		uint32_t rv = x->aux;
 		if (rv == NONE32) {
-			transfer_start(d, tid, x->base_s);
+			transfer_start(d, tid);
 			break;
 		}
 		x->state = TS_WAITING;
 		if (++d->rv_arrived[rv] < d->rv_n[rv])
 			break;
 		const uint32_t *m = &d->rv_tasks[d->rv_first[rv]];
-		double sec = 0;
 		for (uint32_t i = 0; i < d->rv_n[rv]; i++)
-			sec = fmax(sec, d->dt[m[i]].base_s);
-		for (uint32_t i = 0; i < d->rv_n[rv]; i++)
-			transfer_start(d, m[i], sec);
+			transfer_start(d, m[i]);
 		break;
 	}
 	case TASK_SEND:
-	case TASK_RECV: {
+	case TASK_RECV:
 		if (x->aux == NONE32) {
-			transfer_start(d, tid, x->base_s);
-			break;
-		}
-		/* Matched: base_s holds the bytes; the pair is checked and priced
-		 * here, where the partner's record is read anyway. */
-		struct dtask *y = &d->dt[x->aux];
-		if (y->kind != (x->kind == TASK_SEND ? TASK_RECV : TASK_SEND) || y->aux != tid ||
-		    y->stream / STREAM_COUNT_ == x->stream / STREAM_COUNT_) {
-			fail(d, PS_ERROR(PS_ERR_INVALID,
-					 "simulate: task %u: %s is not matched by a %s on another rank", tid,
-					 x->kind == TASK_SEND ? "send" : "recv",
-					 x->kind == TASK_SEND ? "recv" : "send"));
-			break;
-		}
-		if (y->state != TS_WAITING) {
+			transfer_start(d, tid);
+		} else if (d->dt[x->aux].state != TS_WAITING) {
 			x->state = TS_WAITING;
-			break;
+		} else { /* the partner waits: both start (checked and priced in setup) */
+			transfer_start(d, x->aux);
+			transfer_start(d, tid);
 		}
-		const struct dtask *snd = x->kind == TASK_SEND ? x : y, *rcv = x->kind == TASK_SEND ? y : x;
-		double sec = 0;
-		if (d->net) {
-			int a = d->g->ranks[snd->stream / STREAM_COUNT_].global_rank;
-			int b = d->g->ranks[rcv->stream / STREAM_COUNT_].global_rank;
-			sec = net_p2p_time(d->net, d->tier, a, b, snd->base_s);
-			if (sec < 0) {
-				fail(d,
-				     PS_ERROR(PS_ERR_INVALID,
-					      "simulate: task %u: transfer %d -> %d of %g bytes is invalid",
-					      tid, a, b, snd->base_s));
-				break;
-			}
-		}
-		transfer_start(d, x->aux, sec);
-		transfer_start(d, tid, sec);
 		break;
-	}
 	default: /* TASK_MEM */
-		schedule_end(d, tid, 0);
+		schedule_end(d, tid, x->stream, 0);
 		break;
 	}
 }
 
-static inline void stream_try(struct des *d, struct des_stream *s)
+static inline void stream_try(struct des *d, uint32_t sid)
 {
-	if (s->running != NONE32 || s->pos >= s->count)
+	struct des_stream *s = &d->streams[sid];
+	if (s->running != NONE32 || s->head == NONE32)
 		return;
-	uint32_t tid = d->order[s->first + s->pos];
-	if (d->dt[tid].deps_left == 0)
-		task_begin(d, s, tid);
+	if (d->dt[s->head].deps_left == 0)
+		task_begin(d, s, s->head);
 }
 
-static void task_end(struct des *d, struct des_stream *s)
+static inline void task_end(struct des *d, uint32_t sid)
 {
+	struct des_stream *s = &d->streams[sid];
 	uint32_t tid = s->running;
 	struct dtask *x = &d->dt[tid];
-	struct des_rank *r = rank_of(d, x);
+	struct des_rank *r = &d->ranks[sid / STREAM_COUNT_];
 	if (x->kind == TASK_KERNEL) {
 		rank_advance(r, d->now);
 		r->ncompute--;
@@ -468,20 +464,18 @@ static void task_end(struct des *d, struct des_stream *s)
 		if (--r->ncomm[x->comm] == 0)
 			r->comm_mask &= ~(1u << x->comm);
 	}
-	if (d->now > r->end_ps)
-		r->end_ps = d->now;
+	r->end_ps = d->now; /* time never goes back */
 	x->state = TS_DONE;
-	d->done++;
 	if (d->trace)
 		d->trace[tid].end_s = (double)d->now * 1e-12;
 	s->running = NONE32;
-	s->pos++;
-	for (uint32_t i = d->succ_off[tid]; i < d->succ_off[tid + 1]; i++) {
+	s->head = x->next;
+	for (uint32_t i = x->succ, e = x[1].succ; i < e; i++) {
 		uint32_t u = d->succ[i];
 		if (--d->dt[u].deps_left == 0)
-			stream_try(d, &d->streams[d->dt[u].stream]);
+			stream_try(d, d->dt[u].stream);
 	}
-	stream_try(d, s);
+	stream_try(d, sid);
 }
 
 /* ---------------------------------------------------------------- rendezvous */
@@ -706,11 +700,49 @@ out:
 	return rc;
 }
 
+/* A rendezvous lasts as long as its slowest member's price (to_ps is
+ * monotone, so the maximum of the rounded prices is the rounded maximum). */
+static void rendezvous_price(struct des *d)
+{
+	for (uint32_t rv = 0; rv < d->nrv; rv++) {
+		const uint32_t *m = &d->rv_tasks[d->rv_first[rv]];
+		int64_t dur = 0;
+		for (uint32_t i = 0; i < d->rv_n[rv]; i++)
+			if (d->dt[m[i]].p.dur_ps > dur)
+				dur = d->dt[m[i]].p.dur_ps;
+		for (uint32_t i = 0; i < d->rv_n[rv]; i++)
+			d->dt[m[i]].p.dur_ps = dur;
+	}
+}
+
 /* ---------------------------------------------------------------- setup */
 
-/* Check one task and extract its record; counts its stream and the
- * dependents of its dependencies. */
-static ps_status task_extract(struct des *d, uint32_t i, uint32_t *succ_cnt, uint32_t **nfollow)
+/* A matched send/recv pair, both read: check it, price it (sender to
+ * receiver, the sender's bytes) and give both the duration. */
+static ps_status p2p_pair(struct des *d, uint32_t i, uint32_t m)
+{
+	const struct ps_graph *g = d->g;
+	struct dtask *x = &d->dt[i], *y = &d->dt[m];
+	if (y->kind != (x->kind == TASK_SEND ? TASK_RECV : TASK_SEND) || y->aux != i ||
+	    task_rank(y) == task_rank(x))
+		return PS_ERROR(PS_ERR_INVALID, "simulate: task %u: %s is not matched by a %s on another rank", i,
+				x->kind == TASK_SEND ? "send" : "recv", x->kind == TASK_SEND ? "recv" : "send");
+	const struct dtask *snd = x->kind == TASK_SEND ? x : y, *rcv = x->kind == TASK_SEND ? y : x;
+	int a = g->ranks[task_rank(snd)].global_rank, b = g->ranks[task_rank(rcv)].global_rank;
+	double sec = p2p_price(d, i, a, b, snd->p.bytes);
+	if (sec < 0)
+		return d->err;
+	int64_t dur;
+	if (to_ps(sec, &dur))
+		return PS_ERROR(PS_ERR_INVALID, "simulate: task %u: invalid transfer time %g s", i, sec);
+	x->p.dur_ps = dur;
+	y->p.dur_ps = dur;
+	return PS_OK;
+}
+
+/* Check one task and extract its record; counts its stream link and the
+ * dependents of its dependencies (in cnt). */
+static ps_status task_extract(struct des *d, uint32_t i, uint32_t *cnt, uint32_t *stail, uint32_t **nfollow)
 {
 	const struct ps_graph *g = d->g;
 	const struct ps_task *t = &g->tasks[i];
@@ -721,38 +753,40 @@ static ps_status task_extract(struct des *d, uint32_t i, uint32_t *succ_cnt, uin
 	if ((uint64_t)t->dep_first + t->ndeps > g->ndeps)
 		return PS_ERROR(PS_ERR_INVALID, "simulate: task %u: dependencies out of range", i);
 	const uint32_t *dp = g->deps + t->dep_first;
-	if (t->dep_first != d->deps_next)
-		d->deps_contiguous = 0;
-	d->deps_next = (uint64_t)t->dep_first + t->ndeps;
 	for (uint32_t k = 0; k < t->ndeps; k++) {
 		if (dp[k] >= g->ntasks || dp[k] == i)
 			return PS_ERROR(PS_ERR_INVALID, "simulate: task %u: bad dependency %u", i, dp[k]);
-		succ_cnt[dp[k]]++;
+		cnt[dp[k]]++;
 	}
-	x->stream = stream_of(t);
+	uint32_t s = t->rank * STREAM_COUNT_ + t->stream;
+	if (stail[s] == NONE32)
+		d->streams[s].head = i;
+	else
+		d->dt[stail[s]].next = i;
+	stail[s] = i;
+	x->next = NONE32;
+	x->stream = s;
 	x->deps_left = t->ndeps;
 	x->kind = t->kind;
 	x->comm = t->comm < COMM_KIND_COUNT_ ? t->comm : COMM_NONE;
 	x->phase = t->phase;
 	x->state = TS_PENDING;
 	x->aux = NONE32;
-	d->streams[x->stream].count++;
 	switch (t->kind) {
-	case TASK_KERNEL:
-		x->base_s = kernel_seconds(d, t) * d->ranks[t->rank].slow;
-		if (!(x->base_s >= 0) || !isfinite(x->base_s))
-			return PS_ERROR(PS_ERR_INVALID, "simulate: task %u: kernel time %g s is invalid", i,
-					x->base_s);
+	case TASK_KERNEL: {
+		double sec = kernel_seconds(d, t) * d->ranks[t->rank].slow;
+		if (!(sec >= 0) || !isfinite(sec))
+			return PS_ERROR(PS_ERR_INVALID, "simulate: task %u: kernel time %g s is invalid", i, sec);
+		x->p.base_s = sec;
 		break;
-	case TASK_COLL:
+	}
+	case TASK_COLL: {
 		if ((unsigned)t->u.coll.group >= NGROUP_KINDS || (unsigned)t->u.coll.op > COLL_ALLTOALL ||
 		    !(t->u.coll.bytes >= 0) || !isfinite(t->u.coll.bytes))
 			return PS_ERROR(PS_ERR_INVALID, "simulate: task %u: bad collective", i);
 		if (t->match == NONE32) {
 			d->ninfer++;
-		} else if (t->match == i) {
-			x->aux = NONE32; /* alone unless followers turn up (rendezvous_explicit) */
-		} else {
+		} else if (t->match != i) {
 			const struct ps_task *l = t->match < g->ntasks ? &g->tasks[t->match] : NULL;
 			if (!l || l->kind != TASK_COLL || l->match != t->match ||
 			    l->u.coll.op != t->u.coll.op || l->u.coll.bytes != t->u.coll.bytes ||
@@ -765,35 +799,50 @@ static ps_status task_extract(struct des *d, uint32_t i, uint32_t *succ_cnt, uin
 			if (!*nfollow && !(*nfollow = calloc((size_t)g->ntasks, sizeof **nfollow)))
 				return PS_ERROR(PS_ERR_NOMEM, "simulate: out of memory");
 			(*nfollow)[t->match]++;
+			x->aux = t->match; /* the leader, until rendezvous_explicit */
 		}
-		if (t->match != i)
-			x->aux = t->match;
-		x->base_s = coll_seconds(d, i, t);
-		if (x->base_s < 0)
+		double sec = coll_seconds(d, i, t);
+		if (sec < 0)
 			return d->err;
+		if (to_ps(sec, &x->p.dur_ps))
+			return PS_ERROR(PS_ERR_INVALID, "simulate: task %u: invalid transfer time %g s", i, sec);
 		break;
+	}
 	case TASK_SEND:
-	case TASK_RECV:
+	case TASK_RECV: {
 		if (!(t->u.p2p.bytes >= 0) || !isfinite(t->u.p2p.bytes))
 			return PS_ERROR(PS_ERR_INVALID, "simulate: task %u: bad message size", i);
 		if (t->match != NONE32) {
-			/* checked against its partner when it runs (task_begin) */
 			if (t->match >= g->ntasks || t->match == i)
 				return PS_ERROR(PS_ERR_INVALID, "simulate: task %u: match %u is not a task",
 						i, t->match);
 			x->aux = t->match;
-			x->base_s = t->u.p2p.bytes;
-			break;
+			x->p.bytes = t->u.p2p.bytes;
+			if (t->match > i) { /* priced when its partner is read */
+				d->p2p_open++;
+				break;
+			}
+			d->p2p_open--;
+			return p2p_pair(d, i, t->match);
 		}
 		if (t->u.p2p.peer < 0 || t->u.p2p.peer >= g->nranks)
 			return PS_ERROR(PS_ERR_INVALID, "simulate: task %u: peer %d is not a rank", i,
 					t->u.p2p.peer);
-		x->base_s = p2p_seconds(d, i, t);
-		if (x->base_s < 0)
+		int a = g->ranks[t->rank].global_rank, b = g->ranks[t->u.p2p.peer].global_rank;
+		if (t->kind == TASK_RECV) {
+			int c = a;
+			a = b;
+			b = c;
+		}
+		double sec = p2p_price(d, i, a, b, t->u.p2p.bytes);
+		if (sec < 0)
 			return d->err;
+		if (to_ps(sec, &x->p.dur_ps))
+			return PS_ERROR(PS_ERR_INVALID, "simulate: task %u: invalid transfer time %g s", i, sec);
 		break;
+	}
 	default:
-		x->base_s = 0;
+		x->p.dur_ps = 0;
 		break;
 	}
 	return PS_OK;
@@ -804,17 +853,33 @@ static void des_fini(struct des *d)
 	free(d->streams);
 	free(d->ranks);
 	free(d->dt);
-	free(d->order);
-	free(d->succ_off);
 	free(d->succ);
 	free(d->rv_first);
 	free(d->rv_n);
 	free(d->rv_arrived);
 	free(d->rv_tasks);
-	free(d->kcache);
+	free(d->kslot);
+	free(d->kent);
 	free(d->gdesc);
 	free(d->gdesc_valid);
 	free(d->ccache);
+	free(d->pcache);
+	event_heap_fini(&d->q);
+}
+
+/* The first send/recv whose match was never read as its partner. */
+static ps_status p2p_unpaired(struct des *d)
+{
+	for (uint32_t i = 0; i < d->g->ntasks; i++) {
+		const struct dtask *x = &d->dt[i];
+		if ((x->kind == TASK_SEND || x->kind == TASK_RECV) && x->aux != NONE32 && x->aux > i &&
+		    d->dt[x->aux].aux != i)
+			return PS_ERROR(PS_ERR_INVALID,
+					"simulate: task %u: %s is not matched by a %s on another rank", i,
+					x->kind == TASK_SEND ? "send" : "recv",
+					x->kind == TASK_SEND ? "recv" : "send");
+	}
+	return PS_ERROR(PS_ERR_INVALID, "simulate: a send or recv is not matched");
 }
 
 static ps_status des_init(struct des *d)
@@ -825,36 +890,57 @@ static ps_status des_init(struct des *d)
 	if (g->nranks < 1 || !g->ranks)
 		return PS_ERROR(PS_ERR_INVALID, "simulate: step graph has no ranks");
 	d->nstreams = g->nranks * STREAM_COUNT_;
-	d->streams = calloc((size_t)d->nstreams, sizeof *d->streams);
+	d->streams = malloc((size_t)d->nstreams * sizeof *d->streams);
 	d->ranks = calloc((size_t)g->nranks, sizeof *d->ranks);
 	d->dt = big_alloc(((size_t)n + 1) * sizeof *d->dt);
-	d->order = big_alloc(((size_t)n + 1) * sizeof *d->order);
-	d->succ_off = big_alloc(((size_t)n + 2) * sizeof *d->succ_off);
 	d->succ = big_alloc(((size_t)g->ndeps + 1) * sizeof *d->succ);
-	if (d->succ_off)
-		memset(d->succ_off, 0, ((size_t)n + 2) * sizeof *d->succ_off);
 	d->gdesc = malloc(nrk * sizeof *d->gdesc);
 	d->gdesc_valid = calloc(nrk, 1);
 	d->ccache = calloc(nrk * CCACHE_WAYS, sizeof *d->ccache);
-	if (d->cm)
-		d->kcache = calloc(KCACHE_SIZE, sizeof *d->kcache);
-	if (!d->streams || !d->ranks || !d->dt || !d->order || !d->succ_off || !d->succ || !d->gdesc ||
-	    !d->gdesc_valid || !d->ccache || (d->cm && !d->kcache))
-		return PS_ERROR(PS_ERR_NOMEM, "simulate: out of memory for %u tasks", n);
+	d->pcache = malloc(PCACHE_SIZE * sizeof *d->pcache);
+	if (d->cm) {
+		d->kslot = calloc(KSLOTS, sizeof *d->kslot);
+		d->kent = malloc(KENTRIES * sizeof *d->kent);
+	}
+	uint32_t *cnt = big_alloc(((size_t)n + 1) * sizeof *cnt);
+	uint32_t *stail = malloc((size_t)d->nstreams * sizeof *stail);
+	ps_status rc = PS_OK;
+	if (!d->streams || !d->ranks || !d->dt || !d->succ || !d->gdesc || !d->gdesc_valid || !d->ccache ||
+	    !d->pcache || (d->cm && (!d->kslot || !d->kent)) || !cnt || !stail ||
+	    event_heap_init(&d->q, (uint32_t)d->nstreams) != PS_OK) {
+		rc = PS_ERROR(PS_ERR_NOMEM, "simulate: out of memory for %u tasks", n);
+		goto out;
+	}
+	for (int s = 0; s < d->nstreams; s++) {
+		d->streams[s].head = d->streams[s].running = NONE32;
+		stail[s] = NONE32;
+	}
+	for (int i = 0; i < PCACHE_SIZE; i++) {
+		d->pcache[i].src = d->pcache[i].dst = -1;
+		d->pcache[i].bytes = NAN; /* equal to nothing */
+		d->pcache[i].s = 0;
+	}
 	for (int r = 0; r < g->nranks; r++) {
 		double sl = g->ranks[r].slowdown;
 		d->ranks[r].slow = sl > 0 && isfinite(sl) ? sl : 1.0;
 	}
+	memset(cnt, 0, ((size_t)n + 1) * sizeof *cnt);
 
-	/* The one pass over the graph: check, extract, price, count. */
+	/* Pass 1: check, extract, price, count dependents and link streams. */
 	uint32_t *nfollow = NULL;
-	ps_status rc = PS_OK;
-	d->deps_contiguous = 1;
-	d->deps_next = 0;
-	for (uint32_t i = 0; i < n && rc == PS_OK; i++)
-		rc = task_extract(d, i, d->succ_off, &nfollow);
-	if (d->deps_next != g->ndeps)
-		d->deps_contiguous = 0;
+	int contiguous = 1; /* task i's deps follow task i-1's in g->deps (graph_add order) */
+	uint64_t next_dep = 0;
+	for (uint32_t i = 0; i < n && rc == PS_OK; i++) {
+		const struct ps_task *t = &g->tasks[i];
+		if (t->dep_first != next_dep)
+			contiguous = 0;
+		next_dep = (uint64_t)t->dep_first + t->ndeps;
+		rc = task_extract(d, i, cnt, stail, &nfollow);
+	}
+	if (next_dep != g->ndeps)
+		contiguous = 0;
+	if (rc == PS_OK && d->p2p_open)
+		rc = p2p_unpaired(d);
 	if (rc == PS_OK && nfollow)
 		rc = rendezvous_explicit(d, nfollow);
 	free(nfollow);
@@ -863,34 +949,32 @@ static ps_status des_init(struct des *d)
 	if (rc == PS_OK && d->nrv && !(d->rv_arrived = calloc(d->nrv, sizeof *d->rv_arrived)))
 		rc = PS_ERROR(PS_ERR_NOMEM, "simulate: out of memory");
 	if (rc != PS_OK)
-		return rc;
+		goto out;
+	rendezvous_price(d);
 
-	/* Streams: tasks grouped by (rank, stream), in graph order. */
+	/* Pass 2: dependents as CSR, each list in ascending task order (the
+	 * order a finished task wakes them).  cnt becomes the fill cursor. */
 	uint32_t acc = 0;
-	for (int s = 0; s < d->nstreams; s++) {
-		d->streams[s].first = acc;
-		acc += d->streams[s].count;
-		d->streams[s].count = 0;
-		d->streams[s].running = NONE32;
-	}
-	/* Dependents (CSR): succ_off[k] holds the count of k's dependents;
-	 * make it the end of k's list, then fill backwards so it ends at the
-	 * start, lists in ascending task order. */
-	for (uint32_t i = 1; i < n; i++)
-		d->succ_off[i] += d->succ_off[i - 1];
-	d->succ_off[n] = n ? d->succ_off[n - 1] : 0;
-	const uint32_t *dp = g->deps + g->ndeps; /* graph_add order: no need to read the tasks again */
-	for (uint32_t i = n; i-- > 0;) {
-		uint32_t nd = d->dt[i].deps_left;
-		dp = d->deps_contiguous ? dp - nd : g->deps + g->tasks[i].dep_first;
-		for (uint32_t k = 0; k < nd; k++)
-			d->succ[--d->succ_off[dp[k]]] = i;
-	}
 	for (uint32_t i = 0; i < n; i++) {
-		struct des_stream *s = &d->streams[d->dt[i].stream];
-		d->order[s->first + s->count++] = i;
+		uint32_t c = cnt[i];
+		d->dt[i].succ = acc;
+		cnt[i] = acc;
+		acc += c;
 	}
-	return PS_OK;
+	d->dt[n].succ = acc;
+	const uint32_t *dp = g->deps;
+	for (uint32_t i = 0; i < n; i++) {
+		uint32_t nd = d->dt[i].deps_left;
+		if (!contiguous)
+			dp = g->deps + g->tasks[i].dep_first;
+		for (uint32_t k = 0; k < nd; k++)
+			d->succ[cnt[dp[k]]++] = i;
+		dp += nd;
+	}
+out:
+	free(cnt);
+	free(stail);
+	return rc;
 }
 
 /* ---------------------------------------------------------------- run */
@@ -912,11 +996,14 @@ ps_status des_run(const struct ps_graph *g, const struct ps_costmodel *cm, struc
 	d.net = net;
 	d.tier = tier;
 	d.err = PS_OK;
+	double ov = 0;
 	if (g->sc) {
-		double ov = g->sc->cluster.device.overlap_slowdown;
-		d.overlap = ov > 0 && isfinite(ov) ? ov : 0;
+		ov = g->sc->cluster.device.overlap_slowdown;
+		ov = ov > 0 && isfinite(ov) ? ov : 0;
 		d.default_algo = g->sc->strategy.coll_algo;
 	}
+	d.overlap_mul[0] = 1.0;
+	d.overlap_mul[1] = 1.0 + ov;
 	ps_status rc = des_init(&d);
 	if (rc != PS_OK)
 		goto out;
@@ -934,37 +1021,36 @@ ps_status des_run(const struct ps_graph *g, const struct ps_costmodel *cm, struc
 		}
 	}
 
-	/* Streams start in index order (rank-major), then events in (time, seq). */
-	rc = event_queue_init(&d.q, (size_t)d.nstreams);
-	if (rc != PS_OK)
-		goto out;
+	/* Streams start in index order (rank-major), then events in time order,
+	 * first in first out among equal times. */
 	d.now = 0;
 	for (int s = 0; s < d.nstreams && d.err == PS_OK; s++)
-		stream_try(&d, &d.streams[s]);
-	struct ps_event *e;
-	while (d.err == PS_OK && (e = event_queue_peek(&d.q))) {
-		d.now = e->time;
+		stream_try(&d, (uint32_t)s);
+	while (d.err == PS_OK && event_heap_size(&d.q)) {
+		uint32_t sid = event_heap_top(&d.q);
+		d.now = event_heap_top_time(&d.q);
 		d.events++;
-		d.held = e;
-		task_end(&d, PS_CONTAINER_OF(e, struct des_stream, ev));
-		if (d.held) /* its stream did not start a new task: leave the queue */
-			event_queue_remove(&d.q, e);
-		d.held = NULL;
+		d.held = 1;
+		task_end(&d, sid);
+		if (d.held) /* its stream did not start a new task, nor another */
+			event_heap_pop(&d.q);
 	}
+	d.held = 0;
 	if (d.err != PS_OK) {
 		rc = d.err;
 		goto out;
 	}
-	if (d.done < g->ntasks) {
+	if (d.events < g->ntasks) {
 		uint32_t i = 0;
 		while (i < g->ntasks && d.dt[i].state == TS_DONE)
 			i++;
 		const struct ps_task *t = &g->tasks[i];
 		rc = PS_ERROR(
 		    PS_ERR_INVALID,
-		    "simulate: the step graph deadlocks: %u of %u tasks never finished; first: task %u "
+		    "simulate: the step graph deadlocks: %llu of %u tasks never finished; first: task %u "
 		    "(rank %u, stream %s, %s)",
-		    g->ntasks - d.done, g->ntasks, i, t->rank, stream_name((ps_stream)t->stream),
+		    (unsigned long long)(g->ntasks - d.events), g->ntasks, i, t->rank,
+		    stream_name((ps_stream)t->stream),
 		    d.dt[i].state == TS_WAITING ? "waiting for its partners" : "never started");
 		goto out;
 	}
@@ -1026,7 +1112,6 @@ ps_status des_run(const struct ps_graph *g, const struct ps_costmodel *cm, struc
 	rc = PS_OK;
 out:
 	free(d.trace);
-	event_queue_fini(&d.q);
 	des_fini(&d);
 	if (rc != PS_OK)
 		des_result_fini(res);

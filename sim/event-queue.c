@@ -13,6 +13,7 @@
 
 #include <assert.h>
 #include <stdlib.h>
+#include <string.h>
 
 static inline int slot_less(const struct ps_event_slot *a, const struct ps_event_slot *b)
 {
@@ -125,4 +126,26 @@ void event_queue_replace(struct ps_event_queue *q, struct ps_event *old, struct 
 	e->seq = q->next_seq++;
 	struct ps_event_slot s = {time, e->seq, e};
 	sift(q, old->slot, s);
+}
+
+/* ---------------------------------------------------------------- keyed heap */
+
+ps_status event_heap_init(struct ps_event_heap *h, uint32_t capacity)
+{
+	h->count = 0;
+	h->next_seq = 0;
+	h->cap = capacity ? capacity : 1;
+	h->key = malloc((size_t)h->cap * sizeof *h->key);
+	if (!h->key) {
+		h->cap = 0;
+		return PS_ERROR(PS_ERR_NOMEM, "event heap: out of memory for %u events", capacity);
+	}
+	return PS_OK;
+}
+
+void event_heap_fini(struct ps_event_heap *h)
+{
+	free(h->key);
+	h->key = NULL;
+	h->count = h->cap = 0;
 }

@@ -86,4 +86,108 @@ static inline size_t event_queue_size(const struct ps_event_queue *q)
 	return q->count;
 }
 
+/* --- a keyed heap of small node ids (added by helper "desperf") ---
+ *
+ * The same (time, seq) order as struct ps_event_queue, for callers whose
+ * events are small integer ids (e.g. one per stream) rather than embedded
+ * structs: a binary min-heap of 16-byte keys (time, seq, id) compared as
+ * one unsigned 128-bit number, so a comparison is two instructions and
+ * never chases a pointer.  seq counts pushes (32 bits: at most 2^32 - 1
+ * pushes per init), so equal times come out first in, first out.  Times
+ * must be >= 0.  An id is queued at most once.
+ *
+ * The simulator handles the earliest event in place: event_heap_top, then
+ * event_heap_replace_top for its first new event (one sift instead of a pop
+ * and a push) or event_heap_pop when there is none.  Sifting down goes to a
+ * leaf along the smaller children and back up (Floyd's bottom-up heuristic:
+ * about one comparison per level instead of two).
+ *
+ * Ownership: caller-allocated struct; event_heap_init allocates the key
+ * array (capacity ids, fixed), event_heap_fini frees it. */
+
+typedef unsigned __int128 ps_event_key;
+
+struct ps_event_heap {
+	ps_event_key *key; /* (cap) key[0] is the smallest */
+	uint32_t count, cap;
+	uint32_t next_seq;
+};
+
+ps_status event_heap_init(struct ps_event_heap *h, uint32_t capacity);
+void event_heap_fini(struct ps_event_heap *h);
+
+static inline ps_event_key event_heap_key_(int64_t time, uint32_t seq, uint32_t id)
+{
+	return (ps_event_key)(uint64_t)time << 64 | (ps_event_key)seq << 32 | id;
+}
+
+/* Put k in the hole at i, a leaf or above: up while smaller than the parent. */
+static inline void event_heap_up_(ps_event_key *key, uint32_t i, ps_event_key k)
+{
+	while (i > 0) {
+		uint32_t p = (i - 1) / 2;
+		if (!(k < key[p]))
+			break;
+		key[i] = key[p];
+		i = p;
+	}
+	key[i] = k;
+}
+
+/* Fill the hole at 0 with k: the hole goes down to a leaf along the smaller
+ * children, then k goes up from there. */
+static inline void event_heap_down_(ps_event_key *key, uint32_t n, ps_event_key k)
+{
+	uint32_t i = 0, c;
+	while ((c = 2 * i + 1) + 1 < n) {
+		c += key[c + 1] < key[c];
+		key[i] = key[c];
+		i = c;
+	}
+	if (c < n) { /* one child only */
+		key[i] = key[c];
+		i = c;
+	}
+	event_heap_up_(key, i, k);
+}
+
+/* Number of ids queued. */
+static inline uint32_t event_heap_size(const struct ps_event_heap *h)
+{
+	return h->count;
+}
+
+/* The id of the earliest event; the heap must not be empty. */
+static inline uint32_t event_heap_top(const struct ps_event_heap *h)
+{
+	return (uint32_t)h->key[0];
+}
+
+/* The time of the earliest event; the heap must not be empty. */
+static inline int64_t event_heap_top_time(const struct ps_event_heap *h)
+{
+	return (int64_t)(uint64_t)(h->key[0] >> 64);
+}
+
+/* Queue id at time (count < capacity). */
+static inline void event_heap_push(struct ps_event_heap *h, uint32_t id, int64_t time)
+{
+	event_heap_up_(h->key, h->count++, event_heap_key_(time, h->next_seq++, id));
+}
+
+/* Remove the earliest event and queue id at time, in one sift: the same
+ * order as event_heap_pop then event_heap_push. */
+static inline void event_heap_replace_top(struct ps_event_heap *h, uint32_t id, int64_t time)
+{
+	event_heap_down_(h->key, h->count, event_heap_key_(time, h->next_seq++, id));
+}
+
+/* Remove the earliest event; the heap must not be empty. */
+static inline void event_heap_pop(struct ps_event_heap *h)
+{
+	uint32_t n = --h->count;
+	if (n)
+		event_heap_down_(h->key, n, h->key[n]);
+}
+
 #endif

@@ -24,6 +24,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #define NONE UINT32_MAX
@@ -46,17 +47,40 @@ void graph_free(struct ps_graph *g)
 	free(g);
 }
 
+/* Grow an array to `bytes`, keeping its contents.  Large arrays are
+ * 2 MiB-aligned and advised as transparent huge pages: a folded graph of a
+ * 1T model holds hundreds of MB of tasks, and on virtual machines the first
+ * touch of each 4 KiB page costs more than filling it. */
+#define HUGE_ALIGN ((size_t)2 << 20)
+static void *grow(void *old, size_t old_bytes, size_t bytes)
+{
+	if (bytes < 4 * HUGE_ALIGN)
+		return realloc(old, bytes);
+	size_t len = (bytes + HUGE_ALIGN - 1) / HUGE_ALIGN * HUGE_ALIGN;
+	void *p = aligned_alloc(HUGE_ALIGN, len);
+	if (!p)
+		return NULL;
+#ifdef MADV_HUGEPAGE
+	madvise(p, len, MADV_HUGEPAGE);
+#endif
+	if (old) {
+		memcpy(p, old, old_bytes);
+		free(old);
+	}
+	return p;
+}
+
 static int graph_reserve(struct ps_graph *g, uint32_t ntasks, uint32_t ndeps)
 {
 	if (ntasks > g->cap_tasks) {
-		struct ps_task *t = realloc(g->tasks, sizeof *t * (size_t)ntasks);
+		struct ps_task *t = grow(g->tasks, sizeof *t * (size_t)g->ntasks, sizeof *t * (size_t)ntasks);
 		if (!t)
 			return -1;
 		g->tasks = t;
 		g->cap_tasks = ntasks;
 	}
 	if (ndeps > g->cap_deps) {
-		uint32_t *d = realloc(g->deps, sizeof *d * (size_t)ndeps);
+		uint32_t *d = grow(g->deps, sizeof *d * (size_t)g->ndeps, sizeof *d * (size_t)ndeps);
 		if (!d)
 			return -1;
 		g->deps = d;
@@ -213,7 +237,7 @@ struct bld {
 	struct pp_op *ops;                 /* (2 * items) current stage's PP operations, sorted */
 	int nops;
 	uint32_t *recv_of_item;            /* (items) */
-	int internal;                      /* a receive was not posted in time (bug) */
+	int internal;                      /* a builder bug: a receive not posted in time, too many waits */
 	uint32_t last_dp;                  /* last task on the DP stream */
 };
 
@@ -246,7 +270,7 @@ static void wait_on(struct bld *b, uint32_t id)
 	if (id == NONE)
 		return;
 	if (b->nwait == (int)(sizeof b->wait / sizeof b->wait[0])) {
-		b->failed = 1;
+		b->internal = 1; /* more waits than any task needs: a builder bug */
 		return;
 	}
 	b->wait[b->nwait++] = id;
@@ -968,9 +992,8 @@ out:
 
 /* The stage's PP operations in posting order; returns their number. */
 static int pp_ops_build(const struct bld *b, const struct ps_sched_item *items, int n, const int64_t *all_end,
-			const int64_t *start_unused, int stage, struct pp_op *ops)
+			int stage, struct pp_op *ops)
 {
-	(void)start_unused;
 	int nops = 0, m = b->m, nvs = b->nvs, pp = b->pp;
 	/* times of the messages: the sender's end; look it up by (vs, mb, dir) */
 	for (int k = 0; k < n; k++) {
@@ -1110,12 +1133,12 @@ static ps_status build_rank(struct bld *b, struct ps_sched_item *items, int nite
 	}
 	if (!b->o.skip_optimizer)
 		optimizer_step(b);
-	if (b->nwait > 0) {
-		/* nothing may wait forever: close with the waits on the last kernel's stream */
-		b->nwait = 0;
-	}
+	/* waits left for a next kernel that does not come (e.g. a non-overlapped
+	 * reduce-scatter after the last backward) need none: the step ends when
+	 * every task has */
+	b->nwait = 0;
 	if (b->internal)
-		return PS_ERROR(PS_ERR_INTERNAL, "step graph: a pipeline receive was not posted before its use");
+		return PS_ERROR(PS_ERR_INTERNAL, "step graph: inconsistent dependencies on rank %d (a bug)", b->rank);
 	return b->failed ? PS_ERROR(PS_ERR_NOMEM, "step graph: out of memory or too many tasks (%u)", b->g->ntasks)
 			 : PS_OK;
 }
@@ -1389,7 +1412,7 @@ ps_status graph_build_opts(const struct ps_scenario *sc, const struct ps_graph_o
 		b.stage = g->ranks[r].pp_stage;
 		struct ps_sched_item *sitems = items + (size_t)b.stage * nitems;
 		if (r == 0 || g->ranks[r - 1].pp_stage != b.stage)
-			b.nops = pp_ops_build(&b, sitems, nitems, b.play_end, b.play_start, b.stage, b.ops);
+			b.nops = pp_ops_build(&b, sitems, nitems, b.play_end, b.stage, b.ops);
 		if (r == 0) {
 			/* reserve what one rank needs times the ranks (estimate) */
 			uint32_t before = g->ntasks;

@@ -201,6 +201,8 @@ static void test_attention(void **state)
 	check_attention(2, 16, 4, 4, 8);      /* MHA, exactly one block */
 	check_attention(1, 1, 2, 1, 8);       /* a single token */
 	check_attention(2, 70, 6, 3, 24);     /* five blocks, the last partial */
+	check_attention(1, 40, 2, 1, 12);     /* head size not a multiple of the vector width */
+	check_attention(1, 33, 2, 2, 136);    /* head size over one 64-wide chunk, with a tail */
 }
 
 static void test_gelu_swiglu_residual(void **state)

@@ -92,6 +92,11 @@ static void test_fingerprint(void **state)
 	assert_true(strncmp(a, "cpu-", 4) == 0);
 	assert_non_null(strstr(ja, "\"threads\":2"));
 	assert_non_null(strstr(ja, "\"blas_core\":"));
+	/* The library that serves cblas_sgemm is named (whichever it is). */
+	char lib[300];
+	snprintf(lib, sizeof lib, "\"blas_library\":\"%s\"", profile_blas_library());
+	assert_non_null(strstr(ja, lib));
+	assert_true(strstr(profile_blas_library(), "blas") != NULL);
 	assert_non_null(strstr(ja, "\"sqlite\":"));
 	assert_int_equal(profile_fingerprint(NULL, 1, c, sizeof c, NULL), PS_OK);
 	assert_string_not_equal(a, c);

@@ -265,6 +265,8 @@ static char *slurp(const char *path)
 	return s;
 }
 
+static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
+
 static void test_goldens(void **state)
 {
 	(void)state;
@@ -272,67 +274,113 @@ static void test_goldens(void **state)
 	DIR *d = opendir(dir);
 	assert_non_null(d);
 	struct dirent *e;
+	char *names[64];
 	int n = 0;
+	while ((e = readdir(d)) && n < 64) {
+		size_t len = strlen(e->d_name);
+		if (len > 5 && strcmp(e->d_name + len - 5, ".yaml") == 0)
+			names[n++] = strdup(e->d_name);
+	}
+	closedir(d);
+	assert_true(n >= 5);
+	qsort(names, (size_t)n, sizeof *names, cmp_str);
+	/* all goldens in one invocation (process start-up dominates); the
+	 * expected output is the concatenation of the .json files */
 	char db[] = "/tmp/ps-golden-dbXXXXXX";
 	int fd = mkstemp(db);
 	close(fd);
 	unlink(db);
-	while ((e = readdir(d))) {
-		size_t len = strlen(e->d_name);
-		if (len < 6 || strcmp(e->d_name + len - 5, ".yaml") != 0)
-			continue;
-		char yaml[2048], json[2048];
-		snprintf(yaml, sizeof yaml, "%s/%s", dir, e->d_name);
-		snprintf(json, sizeof json, "%s/%.*s.json", dir, (int)(len - 5), e->d_name);
-		char *want = slurp(json);
-		if (!want)
+	char paths[64][1024];
+	const char *argv[80];
+	int na = 0;
+	argv[na++] = "simulate";
+	size_t cap = 1, len = 0;
+	char *want = calloc(1, 1);
+	for (int i = 0; i < n; i++) {
+		snprintf(paths[i], sizeof paths[i], "%s/%s", dir, names[i]);
+		argv[na++] = paths[i];
+		char json[1100];
+		snprintf(json, sizeof json, "%s/%.*s.json", dir, (int)(strlen(names[i]) - 5), names[i]);
+		char *one = slurp(json);
+		if (!one)
 			print_error("missing golden %s (run tests/data/golden/regen.sh)\n", json);
-		assert_non_null(want);
-		char *out1 = NULL, *out2 = NULL, *err = NULL;
-		assert_int_equal(test_run_parasim(&out1, &err, "simulate", yaml, "--db", db, "--format", "json", NULL), 0);
-		assert_int_equal(test_run_parasim(&out2, NULL, "simulate", yaml, "--db", db, "--format", "json", NULL), 0);
-		if (strcmp(out1, want) != 0)
-			print_error("%s differs from its golden:\n got: %s\nwant: %s\nstderr: %s\n", yaml, out1, want, err);
-		assert_string_equal(out1, want);
-		assert_string_equal(out1, out2);
-		/* one object per line with exactly the agreed keys */
-		static const char *keys[] = {"scenario", "dp", "tp", "pp", "vpp", "cp", "micro_batch", "global_batch",
-					     "zero_stage", "recompute", "sequence_parallel", "schedule", "step_time_s",
-					     "tokens_per_s", "tflops_per_gpu", "mfu", "hfu", "peak_mem_bytes", "oom",
-					     "oom_rank", "oom_excess_bytes", "bubble_fraction", "exposed_comm_s",
-					     "exposed_comm_dp_s", "exposed_comm_tp_s", "exposed_comm_pp_s",
-					     "exposed_comm_zero_s", "compute_s", "recompute_s", "optimizer_s", "params",
-					     "model_flops_per_step"};
-		for (char *line = out1; *line;) {
-			char *nl = strchr(line, '\n');
-			assert_non_null(nl);
-			*nl = '\0';
-			assert_true(line[0] == '{' && nl[-1] == '}');
-			int nkeys = 0;
-			for (char *p = line; (p = strstr(p, "\":")); p += 2)
-				nkeys++;
-			assert_int_equal(nkeys, (int)(sizeof keys / sizeof keys[0]));
-			for (size_t k = 0; k < sizeof keys / sizeof keys[0]; k++) {
-				char pat[64];
-				snprintf(pat, sizeof pat, "\"%s\":", keys[k]);
-				assert_non_null(strstr(line, pat));
-			}
-			line = nl + 1;
+		assert_non_null(one);
+		size_t l1 = strlen(one);
+		if (len + l1 + 1 > cap) {
+			cap = 2 * (len + l1 + 1);
+			want = realloc(want, cap);
 		}
-		free(want);
-		free(out1);
-		free(out2);
-		free(err);
-		n++;
+		memcpy(want + len, one, l1 + 1);
+		len += l1;
+		free(one);
 	}
-	closedir(d);
+	argv[na++] = "--db";
+	argv[na++] = db;
+	argv[na++] = "--format";
+	argv[na++] = "json";
+	argv[na] = NULL;
+	char *out1 = NULL, *out2 = NULL, *err = NULL;
+	/* test_run_parasim takes a NULL-terminated list; pass the array through a few fixed slots */
+	assert_true(na <= 20);
+#define A(i) (i < na ? argv[i] : NULL)
+	assert_int_equal(test_run_parasim(&out1, &err, A(0), A(1), A(2), A(3), A(4), A(5), A(6), A(7), A(8), A(9), A(10),
+					  A(11), A(12), A(13), A(14), A(15), A(16), A(17), A(18), A(19), NULL),
+			 0);
+	assert_int_equal(test_run_parasim(&out2, NULL, A(0), A(1), A(2), A(3), A(4), A(5), A(6), A(7), A(8), A(9), A(10),
+					  A(11), A(12), A(13), A(14), A(15), A(16), A(17), A(18), A(19), NULL),
+			 0);
+#undef A
+	if (strcmp(out1, want) != 0) {
+		/* say which scenario moved */
+		const char *p = out1, *q = want;
+		while (*p && *p == *q)
+			p++, q++;
+		const char *ls = p;
+		while (ls > out1 && ls[-1] != '\n')
+			ls--;
+		print_error("golden output differs at offset %td, in the line:\n%.400s\nstderr: %s\n", p - out1, ls, err);
+	}
+	assert_string_equal(out1, want);
+	assert_string_equal(out1, out2); /* two runs are byte-identical */
+	/* one object per line with exactly the agreed keys */
+	static const char *keys[] = {"scenario", "dp", "tp", "pp", "vpp", "cp", "micro_batch", "global_batch",
+				     "zero_stage", "recompute", "sequence_parallel", "schedule", "step_time_s",
+				     "tokens_per_s", "tflops_per_gpu", "mfu", "hfu", "peak_mem_bytes", "oom",
+				     "oom_rank", "oom_excess_bytes", "bubble_fraction", "exposed_comm_s",
+				     "exposed_comm_dp_s", "exposed_comm_tp_s", "exposed_comm_pp_s",
+				     "exposed_comm_zero_s", "compute_s", "recompute_s", "optimizer_s", "params",
+				     "model_flops_per_step"};
+	int lines = 0;
+	for (char *line = out1; *line;) {
+		char *nl = strchr(line, '\n');
+		assert_non_null(nl);
+		*nl = '\0';
+		assert_true(line[0] == '{' && nl[-1] == '}');
+		int nkeys = 0;
+		for (char *p = line; (p = strstr(p, "\":")); p += 2)
+			nkeys++;
+		assert_int_equal(nkeys, (int)(sizeof keys / sizeof keys[0]));
+		for (size_t k = 0; k < sizeof keys / sizeof keys[0]; k++) {
+			char pat[64];
+			snprintf(pat, sizeof pat, "\"%s\":", keys[k]);
+			assert_non_null(strstr(line, pat));
+		}
+		line = nl + 1;
+		lines++;
+	}
+	assert_true(lines >= n);
+	for (int i = 0; i < n; i++)
+		free(names[i]);
+	free(want);
+	free(out1);
+	free(out2);
+	free(err);
 	unlink(db);
 	char wal[64];
 	snprintf(wal, sizeof wal, "%s-wal", db);
 	unlink(wal);
 	snprintf(wal, sizeof wal, "%s-shm", db);
 	unlink(wal);
-	assert_true(n >= 5);
 }
 
 static void test_cli(void **state)
@@ -343,33 +391,38 @@ static void test_cli(void **state)
 	close(fd);
 	unlink(db);
 	char *out = NULL, *err = NULL;
-	/* csv: header + one row; table: a header with units */
-	assert_int_equal(test_run_parasim(&out, &err, "simulate", test_data("golden/tp2.yaml"), "--db", db, "--format",
-					  "csv", NULL),
+	/* csv: one header, a row per run; --trace stores the timelines */
+	assert_int_equal(test_run_parasim(&out, &err, "simulate", test_data("golden/tp2.yaml"),
+					  test_data("golden/pp2-1f1b.yaml"), "--db", db, "--format", "csv", "--trace", NULL),
 			 0);
 	assert_non_null(strstr(out, "scenario,dp,tp,pp,vpp,cp,micro_batch,global_batch,zero_stage,recompute,"
 				    "sequence_parallel,schedule,step_time_s,"));
+	int nl = 0;
+	for (char *p = out; *p; p++)
+		nl += *p == '\n';
+	assert_int_equal(nl, 3);
+	assert_non_null(strstr(out, "\ngolden-pp2-1f1b,1,1,2,1,1,1,8,0,full,false,1f1b,"));
 	free(out);
 	free(err);
-	assert_int_equal(test_run_parasim(&out, &err, "simulate", test_data("golden/tp2.yaml"), "--db", db, NULL), 0);
-	assert_non_null(strstr(out, "step (s)"));
-	assert_non_null(strstr(out, "MFU %"));
-	free(out);
-	free(err);
-	/* --trace stores the timeline: the Chrome trace export has the tasks */
-	assert_int_equal(test_run_parasim(NULL, NULL, "simulate", test_data("golden/pp2-1f1b.yaml"), "--db", db, "--trace",
-					  "--format", "json", NULL),
-			 0);
-	assert_int_equal(test_run_parasim(&out, NULL, "export", "--db", db, "--format", "chrome-trace", "--run", "3", NULL),
+	/* the Chrome trace export of the second run has its tasks */
+	assert_int_equal(test_run_parasim(&out, NULL, "export", "--db", db, "--format", "chrome-trace", "--run", "2", NULL),
 			 0);
 	assert_non_null(strstr(out, "traceEvents"));
 	assert_non_null(strstr(out, "matmul_fwd"));
 	assert_non_null(strstr(out, "send"));
 	free(out);
+	/* table: a header with units, aligned rows (the default format) */
+	assert_int_equal(test_run_parasim(&out, &err, "simulate", test_data("golden/gpipe-oom.yaml"), "--db", db, NULL), 0);
+	assert_non_null(strstr(out, "step (s)"));
+	assert_non_null(strstr(out, "MFU %"));
+	assert_non_null(strstr(out, "rank 1 +")); /* out of memory is a result: exit 0 */
+	free(out);
+	free(err);
 	/* usage and failures */
 	assert_int_equal(test_run_parasim(NULL, NULL, "simulate", NULL), 2);
 	assert_int_equal(test_run_parasim(NULL, NULL, "simulate", "x.yaml", "--format", "xml", NULL), 2);
 	assert_int_equal(test_run_parasim(NULL, &err, "simulate", "/nonexistent.yaml", "--db", db, NULL), 1);
+	assert_non_null(strstr(err, "nonexistent.yaml"));
 	free(err);
 	unlink(db);
 	char wal[64];

@@ -2,28 +2,126 @@
  * flash-style, forward and backward.
  *
  * Forward: for each (sequence, query head, block of CPU_ATTN_BLOCK query
- * rows), walk the key blocks up to the diagonal with an online softmax
- * (running max m and sum l per row, output rescaled when m grows).  A thread
- * holds one row of one key block of scores at a time; only the output and
- * the per-row log-sum-exp are written.
+ * rows), walk the key blocks up to the diagonal: compute the tile of scores
+ * S = Q K^T / sqrt(HS), then an online softmax per row (running max m and
+ * sum l, output rescaled when m grows) and O += P V.  A thread holds one
+ * CPU_ATTN_BLOCK^2 tile of scores at a time; only the output and the
+ * per-row log-sum-exp are written.
  *
- * Backward (FlashAttention-2 order): recompute each CPU_ATTN_BLOCK^2 tile of
- * probabilities from lse, then dV += P^T dO, dS = P * (dO V^T - D) with
- * D = rowsum(dO * O), dQ += dS K, dK += dS^T Q (scaled).  Threads own whole
- * (sequence, kv head) pairs, including the query heads of that group, so no
- * two threads write the same gradient row: no atomics, deterministic.
+ * Backward (FlashAttention-2 order): recompute each tile P = exp(S - lse),
+ * then dP = dO V^T, dS = P * (dP - D) / sqrt(HS) with D = rowsum(dO * O),
+ * dQ += dS K, dK += dS^T Q, dV += P^T dO.  Threads own whole (sequence, kv
+ * head) pairs, including the query heads of that group, so no two threads
+ * write the same gradient row: no atomics, deterministic.
  *
- * Inner loops run over the head dimension, contiguous in memory, with
- * restrict pointers and `omp simd`.  No heap allocation: the tiles live on
- * the thread's stack (2 * CPU_ATTN_BLOCK^2 floats). */
+ * Two inner kernels do all the arithmetic, both without horizontal sums:
+ * tile_dots (a tile of dot products against a transposed copy of the
+ * key/value block, accumulating across the block's keys) and rows_axpy
+ * (y(HS) += sum_k c_k x_k(HS), accumulating in registers across the head
+ * dimension).  They use GCC vector types of 8 floats, which the
+ * x86-64-v3 clone (KERN_CLONES) maps to AVX2/FMA and the baseline clone to
+ * pairs of SSE registers.  No heap allocation: the tiles live on the
+ * thread's stack (a few KiB). */
 #include "config.h"
 
 #include <math.h>
+#include <string.h>
 
 #include "kernels.h"
 #include "kernels-int.h"
 
-#define BLK CPU_ATTN_BLOCK
+#define BLK CPU_ATTN_BLOCK /* 16: two vectors of 8 */
+#define HCH 64             /* head-dimension chunk of the transposed block */
+
+typedef float v8f __attribute__((vector_size(32)));
+/* the v8f helpers are static and always inlined: no cross-unit ABI to warn about */
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic ignored "-Wpsabi"
+#endif
+
+static inline v8f v8_load(const float *p)
+{
+	v8f v;
+	memcpy(&v, p, sizeof v);
+	return v;
+}
+
+static inline void v8_store(float *p, v8f v) { memcpy(p, &v, sizeof v); }
+
+/* S[r][c] = scale * sum_i a_r[i] b_c[i] for r < nr, c < nc, 0 for c >= nc.
+ * Rows of a and b hold HS floats at strides sa and sb.  b is copied
+ * transposed, HCH dimensions at a time, so each row of S is two vector
+ * accumulators updated by a broadcast of a_r[i]. */
+static inline void tile_dots(float S[BLK][BLK], const float *a, size_t sa, int nr, const float *b, size_t sb, int nc,
+			     int HS, float scale)
+{
+	float bt[HCH][BLK];
+	for (int i0 = 0; i0 < HS; i0 += HCH) {
+		const int ni = HS - i0 < HCH ? HS - i0 : HCH;
+		for (int c = 0; c < nc; c++) {
+			const float *restrict bc = b + (size_t)c * sb + i0;
+			for (int i = 0; i < ni; i++)
+				bt[i][c] = bc[i];
+		}
+		for (int i = 0; i < ni; i++)
+			for (int c = nc; c < BLK; c++)
+				bt[i][c] = 0.0f;
+		for (int r = 0; r < nr; r++) {
+			const float *restrict ar = a + (size_t)r * sa + i0;
+			v8f s0 = {0}, s1 = {0};
+			if (i0)
+				s0 = v8_load(S[r]), s1 = v8_load(S[r] + 8);
+			for (int i = 0; i < ni; i++) {
+				const float ai = ar[i];
+				s0 += ai * v8_load(bt[i]);
+				s1 += ai * v8_load(bt[i] + 8);
+			}
+			v8_store(S[r], s0);
+			v8_store(S[r] + 8, s1);
+		}
+	}
+	for (int r = 0; r < nr; r++) {
+		v8_store(S[r], v8_load(S[r]) * scale);
+		v8_store(S[r] + 8, v8_load(S[r] + 8) * scale);
+	}
+}
+
+/* y(HS) += sum_{k < n} coef[k * cs] * x[k * xs + (0..HS)].  Up to 64
+ * dimensions of y stay in eight vector registers while k runs. */
+static inline void rows_axpy(float *restrict y, const float *restrict coef, size_t cs, int n,
+			     const float *restrict x, size_t xs, int HS)
+{
+	int i0 = 0;
+	for (; i0 + 64 <= HS; i0 += 64) {
+		/* eight named accumulators: an array would live on the stack at -O2 */
+		float *yy = y + i0;
+		v8f a0 = v8_load(yy), a1 = v8_load(yy + 8), a2 = v8_load(yy + 16), a3 = v8_load(yy + 24);
+		v8f a4 = v8_load(yy + 32), a5 = v8_load(yy + 40), a6 = v8_load(yy + 48), a7 = v8_load(yy + 56);
+		for (int k = 0; k < n; k++) {
+			const float c = coef[(size_t)k * cs];
+			if (c == 0.0f)
+				continue;
+			const float *xk = x + (size_t)k * xs + i0;
+			a0 += c * v8_load(xk), a1 += c * v8_load(xk + 8), a2 += c * v8_load(xk + 16);
+			a3 += c * v8_load(xk + 24), a4 += c * v8_load(xk + 32), a5 += c * v8_load(xk + 40);
+			a6 += c * v8_load(xk + 48), a7 += c * v8_load(xk + 56);
+		}
+		v8_store(yy, a0), v8_store(yy + 8, a1), v8_store(yy + 16, a2), v8_store(yy + 24, a3);
+		v8_store(yy + 32, a4), v8_store(yy + 40, a5), v8_store(yy + 48, a6), v8_store(yy + 56, a7);
+	}
+	for (; i0 + 8 <= HS; i0 += 8) {
+		v8f acc = v8_load(y + i0);
+		for (int k = 0; k < n; k++)
+			acc += coef[(size_t)k * cs] * v8_load(x + (size_t)k * xs + i0);
+		v8_store(y + i0, acc);
+	}
+	for (; i0 < HS; i0++) {
+		float acc = y[i0];
+		for (int k = 0; k < n; k++)
+			acc += coef[(size_t)k * cs] * x[(size_t)k * xs + i0];
+		y[i0] = acc;
+	}
+}
 
 static inline float dotf(const float *restrict a, const float *restrict b, int n)
 {
@@ -34,14 +132,7 @@ static inline float dotf(const float *restrict a, const float *restrict b, int n
 	return s;
 }
 
-static inline void axpyf(float *restrict y, float a, const float *restrict x, int n)
-{
-#pragma omp simd
-	for (int i = 0; i < n; i++)
-		y[i] += a * x[i];
-}
-
-/* One forward unit: query rows [t0, t0+nt) of head h of sequence b. */
+/* One forward unit: query block qb of head h of sequence b. */
 KERN_CLONES
 static void attn_fwd_unit(float *out, float *lse, const float *qkv, int b, int h, int qb, int T, int NH, int KVH,
 			  int HS)
@@ -53,45 +144,51 @@ static void attn_fwd_unit(float *out, float *lse, const float *qkv, int b, int h
 	const float *base = qkv + (size_t)b * T * QS;
 	const float *kbase = base + (size_t)(NH + g) * HS;
 	const float *vbase = base + (size_t)(NH + KVH + g) * HS;
-	float s[BLK];
-	const int t0 = qb * BLK, t1 = t0 + BLK < T ? t0 + BLK : T;
-	for (int t = t0; t < t1; t++) {
-		const float *restrict q = base + (size_t)t * QS + (size_t)h * HS;
-		float *restrict o = out + ((size_t)b * T + t) * OS + (size_t)h * HS;
-		for (int i = 0; i < HS; i++)
-			o[i] = 0.0f;
-		float m = -INFINITY, l = 0.0f;
-		for (int j0 = 0; j0 <= t; j0 += BLK) {
-			const int j1 = j0 + BLK <= t + 1 ? j0 + BLK : t + 1;
-			const int nj = j1 - j0;
+	const int t0 = qb * BLK, nt = t0 + BLK < T ? BLK : T - t0;
+	const float *qrows = base + (size_t)t0 * QS + (size_t)h * HS;
+	float *orows = out + ((size_t)b * T + t0) * OS + (size_t)h * HS;
+	float S[BLK][BLK], m[BLK], l[BLK];
+	for (int r = 0; r < nt; r++) {
+		memset(orows + (size_t)r * OS, 0, sizeof(float) * (size_t)HS);
+		m[r] = -INFINITY;
+		l[r] = 0.0f;
+	}
+	for (int kb = 0; kb <= qb; kb++) {
+		const int j0 = kb * BLK, nj = j0 + BLK < T ? BLK : T - j0;
+		tile_dots(S, qrows, QS, nt, kbase + (size_t)j0 * QS, QS, nj, HS, scale);
+		for (int r = 0; r < nt; r++) {
+			/* causal: row t0+r sees keys j0 .. t0+r of this block (at least one) */
+			const int jn = t0 + r - j0 + 1 < nj ? t0 + r - j0 + 1 : nj;
+			float *restrict sr = S[r];
 			float bm = -INFINITY;
-			for (int j = 0; j < nj; j++) {
-				s[j] = dotf(q, kbase + (size_t)(j0 + j) * QS, HS) * scale;
-				bm = s[j] > bm ? s[j] : bm;
-			}
-			float mnew = bm > m ? bm : m;
-			float corr = m == -INFINITY ? 0.0f : kern_expf(m - mnew);
+			for (int c = 0; c < jn; c++)
+				bm = sr[c] > bm ? sr[c] : bm;
+			const float mnew = bm > m[r] ? bm : m[r];
+			const float corr = m[r] == -INFINITY ? 0.0f : kern_expf(m[r] - mnew);
 			float bl = 0.0f;
 #pragma omp simd reduction(+ : bl)
-			for (int j = 0; j < nj; j++) {
-				s[j] = kern_expf(s[j] - mnew);
-				bl += s[j];
+			for (int c = 0; c < jn; c++) {
+				sr[c] = kern_expf(sr[c] - mnew);
+				bl += sr[c];
 			}
+			float *restrict o = orows + (size_t)r * OS;
 			if (corr != 1.0f) {
 #pragma omp simd
 				for (int i = 0; i < HS; i++)
 					o[i] *= corr;
 			}
-			l = l * corr + bl;
-			m = mnew;
-			for (int j = 0; j < nj; j++)
-				axpyf(o, s[j], vbase + (size_t)(j0 + j) * QS, HS);
+			l[r] = l[r] * corr + bl;
+			m[r] = mnew;
+			rows_axpy(o, sr, 1, jn, vbase + (size_t)j0 * QS, QS, HS);
 		}
-		const float inv = 1.0f / l;
+	}
+	for (int r = 0; r < nt; r++) {
+		float *restrict o = orows + (size_t)r * OS;
+		const float inv = 1.0f / l[r];
 #pragma omp simd
 		for (int i = 0; i < HS; i++)
 			o[i] *= inv;
-		lse[((size_t)b * NH + h) * T + t] = m + logf(l);
+		lse[((size_t)b * NH + h) * T + t0 + r] = m[r] + logf(l[r]);
 	}
 }
 
@@ -128,50 +225,39 @@ static void attn_bwd_unit(float *dqkv, const float *dout, const float *qkv, cons
 		const float *lrow = lse + ((size_t)b * NH + h) * T;
 		for (int qb = 0; qb < nblk; qb++) {
 			const int t0 = qb * BLK, nt = t0 + BLK < T ? BLK : T - t0;
-			for (int r = 0; r < nt; r++) {
-				const size_t row = (size_t)b * T + t0 + r;
-				D[r] = dotf(dout + row * OS + qoff, out + row * OS + qoff, HS);
-			}
+			const float *qrows = base + (size_t)t0 * QS + qoff;
+			const float *dorows = dout + ((size_t)b * T + t0) * OS + qoff;
+			float *dqrows = dbase + (size_t)t0 * QS + qoff;
+			for (int r = 0; r < nt; r++)
+				D[r] = dotf(dorows + (size_t)r * OS, out + ((size_t)b * T + t0 + r) * OS + qoff, HS);
 			for (int kb = 0; kb <= qb; kb++) {
 				const int j0 = kb * BLK, nj = j0 + BLK < T ? BLK : T - j0;
-				/* P and dS tiles; masked entries are exactly 0 */
-				for (int r = 0; r < nt; r++) {
-					const int t = t0 + r;
-					const float *restrict q = base + (size_t)t * QS + qoff;
-					const float *restrict dO = dout + ((size_t)b * T + t) * OS + qoff;
-					const float lt = lrow[t];
-					for (int c = 0; c < nj; c++) {
-						const int j = j0 + c;
-						if (j > t) {
-							P[r][c] = 0.0f;
-							dS[r][c] = 0.0f;
-							continue;
-						}
-						float sc = dotf(q, base + (size_t)j * QS + koff, HS) * scale;
-						float p = kern_expf(sc - lt);
-						float dp = dotf(dO, base + (size_t)j * QS + voff, HS);
-						P[r][c] = p;
-						dS[r][c] = p * (dp - D[r]) * scale;
+				tile_dots(P, qrows, QS, nt, base + (size_t)j0 * QS + koff, QS, nj, HS, scale);
+				tile_dots(dS, dorows, OS, nt, base + (size_t)j0 * QS + voff, QS, nj, HS, 1.0f);
+				/* P = exp(S - lse), dS = P (dP - D) scale; masked and padding entries exactly 0 */
+				for (int r = 0; r < BLK; r++) {
+					const int jn = r >= nt ? 0 : t0 + r - j0 + 1 < nj ? t0 + r - j0 + 1 : nj;
+					float *restrict pr = P[r], *restrict dsr = dS[r];
+					const float lt = r < nt ? lrow[t0 + r] : 0.0f, dr = r < nt ? D[r] : 0.0f;
+#pragma omp simd
+					for (int c = 0; c < jn; c++) {
+						const float p = kern_expf(pr[c] - lt);
+						pr[c] = p;
+						dsr[c] = p * (dsr[c] - dr) * scale;
 					}
+					for (int c = jn; c < BLK; c++)
+						pr[c] = dsr[c] = 0.0f;
 				}
-				/* dQ rows of this query block */
-				for (int r = 0; r < nt; r++) {
-					float *restrict dq = dbase + (size_t)(t0 + r) * QS + qoff;
-					for (int c = 0; c < nj; c++)
-						if (dS[r][c] != 0.0f)
-							axpyf(dq, dS[r][c], base + (size_t)(j0 + c) * QS + koff, HS);
-				}
-				/* dK, dV rows of this key block */
+				const float *krows = base + (size_t)j0 * QS + koff;
+				/* dQ rows of this query block: dQ_r += sum_c dS[r][c] K_c */
+				for (int r = 0; r < nt; r++)
+					rows_axpy(dqrows + (size_t)r * QS, dS[r], 1, nj, krows, QS, HS);
+				/* dK_c += sum_r dS[r][c] Q_r,  dV_c += sum_r P[r][c] dO_r */
 				for (int c = 0; c < nj; c++) {
-					float *restrict dk = dbase + (size_t)(j0 + c) * QS + koff;
-					float *restrict dv = dbase + (size_t)(j0 + c) * QS + voff;
-					for (int r = 0; r < nt; r++) {
-						if (P[r][c] == 0.0f)
-							continue;
-						const size_t row = (size_t)b * T + t0 + r;
-						axpyf(dk, dS[r][c], base + (size_t)(t0 + r) * QS + qoff, HS);
-						axpyf(dv, P[r][c], dout + row * OS + qoff, HS);
-					}
+					float *dk = dbase + (size_t)(j0 + c) * QS + koff;
+					float *dv = dbase + (size_t)(j0 + c) * QS + voff;
+					rows_axpy(dk, &dS[0][c], BLK, nt, qrows, QS, HS);
+					rows_axpy(dv, &P[0][c], BLK, nt, dorows, OS, HS);
 				}
 			}
 		}

@@ -15,30 +15,46 @@
 
 #define XENT_CHUNK 2048
 
+/* log-sum-exp of one row of V logits */
+KERN_CLONES
+static float xent_row_lse(const float *restrict x, int V)
+{
+	float mx = -INFINITY, sum = 0.0f;
+	for (int c0 = 0; c0 < V; c0 += XENT_CHUNK) {
+		const int c1 = c0 + XENT_CHUNK < V ? c0 + XENT_CHUNK : V;
+		float cm = -INFINITY;
+#pragma omp simd reduction(max : cm)
+		for (int c = c0; c < c1; c++)
+			cm = x[c] > cm ? x[c] : cm;
+		float cs = 0.0f;
+#pragma omp simd reduction(+ : cs)
+		for (int c = c0; c < c1; c++)
+			cs += kern_expf(x[c] - cm);
+		if (cm > mx) {
+			sum = (mx == -INFINITY ? 0.0f : sum * kern_expf(mx - cm)) + cs;
+			mx = cm;
+		} else {
+			sum += cs * kern_expf(cm - mx);
+		}
+	}
+	return mx + logf(sum);
+}
+
+/* d(V) = scale * exp(x - l); no restrict: d may be x (read, then written) */
+KERN_CLONES
+static void xent_row_grad(float *d, const float *x, float l, float scale, int V)
+{
+#pragma omp simd
+	for (int c = 0; c < V; c++)
+		d[c] = scale * kern_expf(x[c] - l);
+}
+
 void cpu_xent_forward(float *losses, float *lse, const float *logits, const int *targets, int M, int V)
 {
 #pragma omp parallel for schedule(static)
 	for (int i = 0; i < M; i++) {
-		const float *restrict x = logits + (size_t)i * V;
-		float mx = -INFINITY, sum = 0.0f;
-		for (int c0 = 0; c0 < V; c0 += XENT_CHUNK) {
-			const int c1 = c0 + XENT_CHUNK < V ? c0 + XENT_CHUNK : V;
-			float cm = -INFINITY;
-#pragma omp simd reduction(max : cm)
-			for (int c = c0; c < c1; c++)
-				cm = x[c] > cm ? x[c] : cm;
-			float cs = 0.0f;
-#pragma omp simd reduction(+ : cs)
-			for (int c = c0; c < c1; c++)
-				cs += kern_expf(x[c] - cm);
-			if (cm > mx) {
-				sum = (mx == -INFINITY ? 0.0f : sum * kern_expf(mx - cm)) + cs;
-				mx = cm;
-			} else {
-				sum += cs * kern_expf(cm - mx);
-			}
-		}
-		const float l = mx + logf(sum);
+		const float *x = logits + (size_t)i * V;
+		const float l = xent_row_lse(x, V);
 		lse[i] = l;
 		const int tg = targets[i];
 		losses[i] = (tg >= 0 && tg < V) ? l - x[tg] : 0.0f;
@@ -51,7 +67,6 @@ void cpu_xent_backward(float *dlogits, const float *logits, const float *lse, co
 	const float scale = dloss / (float)M;
 #pragma omp parallel for schedule(static)
 	for (int i = 0; i < M; i++) {
-		/* no restrict: dlogits may be logits (each element read, then written) */
 		const float *x = logits + (size_t)i * V;
 		float *d = dlogits + (size_t)i * V;
 		const int tg = targets[i];
@@ -59,10 +74,7 @@ void cpu_xent_backward(float *dlogits, const float *logits, const float *lse, co
 			memset(d, 0, sizeof(float) * (size_t)V);
 			continue;
 		}
-		const float l = lse[i];
-#pragma omp simd
-		for (int c = 0; c < V; c++)
-			d[c] = scale * kern_expf(x[c] - l);
+		xent_row_grad(d, x, lse[i], scale, V);
 		d[tg] -= scale;
 	}
 }
