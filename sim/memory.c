@@ -66,6 +66,7 @@ void memory_act_opts_default(const struct ps_model *m, struct ps_act_opts *o)
 	o->flash_attention = 0;
 }
 
+
 /* Per-token activation bytes of one block, split by how TP divides them. */
 struct act_parts {
 	double rep;    /* replicated across TP ranks (split by t with SP) */
@@ -235,6 +236,7 @@ ps_status memory_rank(const struct ps_scenario *sc, int stage, struct ps_mem_bre
 
 	struct ps_act_opts ao;
 	memory_act_opts_default(m, &ao);
+	ao.flash_attention = st->flash_attention;
 	double act_layer = memory_act_layer_bytes(m, st, &ao);
 	double layers_chunk = (double)m->layers / (pp * vpp);
 	static const char *rc_name[] = {"none", "selective", "full"};

@@ -48,7 +48,9 @@ struct ps_act_opts {
 };
 /* Default options for a scenario: dropout when the model has biases
  * (GPT-2/3 style training; Llama style models train without dropout),
- * Korthikanti's attention (scores stored) — see doc/memory-model.md. */
+ * Korthikanti's attention (scores stored) — see doc/memory-model.md.
+ * memory_rank() then applies strategy.flash_attention (default true in
+ * scenario files: FlashAttention-style kernels keep no s x s scores). */
 void memory_act_opts_default(const struct ps_model *m, struct ps_act_opts *o);
 
 /* Activation bytes one Transformer block stores for one micro-batch of

@@ -41,7 +41,8 @@
  *   strategy.parallel_block       model.parallel_block
  *   strategy.dtype bf16
  *   strategy.grad_dtype           fp32 when distributed_optimizer, else dtype
- *   strategy.bucket_size "40MB", collective_algo auto, allow_tp_across_nodes false
+ *   strategy.bucket_size "40MB", collective_algo auto, allow_tp_across_nodes false,
+ *   flash_attention true
  *   training.tokens 0 (unset), training.deadline "0s" (unset)
  *
  * Consistency rules (sc_consistency; each names the key it blames):
@@ -244,6 +245,7 @@ const struct sc_field sc_fields_strategy[] = {
 	U("bucket_size", struct ps_strategy, bucket_bytes, UNIT_BYTES, F_MIN_OPEN),
 	E("collective_algo", struct ps_strategy, coll_algo, algo_names, 0),
 	B("allow_tp_across_nodes", struct ps_strategy, allow_tp_across_nodes),
+	B("flash_attention", struct ps_strategy, flash_attention),
 	END,
 };
 
@@ -982,7 +984,7 @@ static const char *const strategy_key_list[] = {
 	"dp", "tp", "pp", "vpp", "cp", "micro_batch", "global_batch", "zero_stage", "distributed_optimizer",
 	"recompute", "sequence_parallel", "schedule", "overlap_grad_reduce", "overlap_param_gather",
 	"overlap_tp_comm", "parallel_block", "dtype", "grad_dtype", "bucket_size", "collective_algo",
-	"allow_tp_across_nodes", NULL};
+	"allow_tp_across_nodes", "flash_attention", NULL};
 
 static const char *const *strategy_keys(void) { return strategy_key_list; }
 
@@ -1001,6 +1003,7 @@ static ps_status load_strategy(struct sc_ctx *ctx, const struct sc_node *n, cons
 	s->recompute = RECOMPUTE_NONE;
 	s->overlap_grad_reduce = true;
 	s->overlap_param_gather = true;
+	s->flash_attention = true;
 	s->parallel_block = sc->model.parallel_block;
 	s->dtype = DTYPE_BF16;
 	s->bucket_bytes = 40e6;

@@ -135,6 +135,7 @@ struct ps_strategy {
 	double bucket_bytes;      /* DP gradient bucket size (default 25MB... "40MB") */
 	ps_coll_algo coll_algo;   /* auto (by size, like NCCL) | ring | tree | hierarchical */
 	bool allow_tp_across_nodes; /* permit tp > devices_per_node */
+	bool flash_attention;     /* attention keeps no s x s scores (FlashAttention-style kernels); default true */
 	bool dp_auto;             /* "dp: auto" (or dp omitted): dp = world / (tp*pp*cp), re-derived
 				   * for each sweep combination; dp holds the derived value (0 if
 				   * it does not divide, possible only in a scenario with a sweep) */
