@@ -3,7 +3,7 @@
 set -e
 PKGS="build-essential autoconf automake libtool pkg-config gsl-bin libgsl-dev
  libsqlite3-dev sqlite3 libyaml-dev libopenblas-dev libopenmpi-dev openmpi-bin
- libcmocka-dev gnuplot-nox libnettle-dev clang"
+ libcmocka-dev gnuplot-nox nettle-dev clang"
 missing=
 for p in $PKGS; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
