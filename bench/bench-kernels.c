@@ -1,7 +1,7 @@
 /* bench-kernels.c — throughput of the CPU kernels and of a whole GPT-2 124M
  * training step, against the raw cblas_sgemm rate measured in the same run.
  *
- *   bench/bench-kernels [--quick] [--threads N] [--reps N]
+ *   bench/bench-kernels [--quick] [--threads N] [--reps N] [--step-only]
  *
  * 1. Raw cblas_sgemm GFLOP/s on the GEMM shapes of the step (B=4, T=64:
  *    M = 256 rows; forward out = in.W^T, backward dinp = dout.W and
@@ -12,7 +12,9 @@
  *    op_flops (kernels/ops.c), so these rates count what the kernels do.
  * 3. The training step: forward, zero_grad + backward, AdamW (with global
  *    norm clipping), after one warm-up step, >= 5 repetitions (3 with
- *    --quick), medians and min/max.  Step flops = 6 * N * tokens +
+ *    --quick), medians and min/max; once with the default thread mode of
+ *    the matmuls (CPU_GEMM_SPLIT: sgemm split over the OpenMP team) and once
+ *    with CPU_GEMM_BLAS (OpenBLAS's own threads), see kernels.h.  Step flops = 6 * N * tokens +
  *    attention, where N = parameters that enter a matmul (all but the
  *    position embedding, which is a lookup) and attention = L * 3 * 4 * HS *
  *    B * NH * T(T+1)/2 (QK^T and PV over the causal pairs, backward twice
@@ -276,7 +278,7 @@ static void bench_kernels(int B, int T, int quick)
 }
 
 /* ---- 3. the training step ---- */
-static int bench_step(int B, int T, int reps, double mix_rate)
+static int bench_step(int B, int T, int reps, double mix_rate, const char *mode)
 {
 	struct gpt_config cfg;
 	gpt_config_gpt2_124m(&cfg);
@@ -321,8 +323,9 @@ static int bench_step(int B, int T, int reps, double mix_rate)
 	for (int r = 1; r < reps; r++)
 		smin = ts[r] < smin ? ts[r] : smin, smax = ts[r] > smax ? ts[r] : smax;
 	const double mf = median(tf, reps), mb = median(tb, reps), mu = median(tu, reps), ms = median(ts, reps);
-	printf("\n== GPT-2 124M training step, B=%d T=%d, %d threads, %d reps after 1 warm-up\n", B, T,
-	       cpu_threads_get(), reps);
+	printf("\n== GPT-2 124M training step, B=%d T=%d, %d threads, matmuls %s, %d reps after 1 warm-up\n", B,
+	       T, cpu_threads_get(),
+	       strcmp(mode, "split") == 0 ? "split over the OpenMP team (default)" : "on OpenBLAS's threads", reps);
 	printf("parameters %zu (matmul N = %.0f), step flops = 6*N*tokens + attention = %.1f + %.2f GFLOP\n",
 	       g->n_params, n_mm, 6.0 * n_mm * tokens * 1e-9, attn * 1e-9);
 	printf("median step %.3f s [min %.3f, max %.3f]: forward %.3f, backward %.3f, adamw %.3f\n", ms, smin, smax, mf,
@@ -331,8 +334,9 @@ static int bench_step(int B, int T, int reps, double mix_rate)
 	       step_flops / ms * 1e-9, mix_rate * 1e-9, step_flops / ms / mix_rate);
 	printf("vs llm.c CPU reference %.1f s/step (issue 3, not measured here): %.2fx\n", LLMC_REF_STEP_S,
 	       LLMC_REF_STEP_S / ms);
-	printf("RESULT step_s=%.4f tokens_per_s=%.1f step_gflops=%.1f sgemm_mix_gflops=%.1f ratio=%.3f\n", ms,
-	       tokens / ms, step_flops / ms * 1e-9, mix_rate * 1e-9, step_flops / ms / mix_rate);
+	printf("RESULT mode=%s step_s=%.4f min_s=%.4f max_s=%.4f tokens_per_s=%.1f step_gflops=%.1f "
+	       "sgemm_mix_gflops=%.1f ratio=%.3f\n",
+	       mode, ms, smin, smax, tokens / ms, step_flops / ms * 1e-9, mix_rate * 1e-9, step_flops / ms / mix_rate);
 	free(tok);
 	gpt_free(g);
 	return 0;
@@ -340,21 +344,23 @@ static int bench_step(int B, int T, int reps, double mix_rate)
 
 int main(int argc, char **argv)
 {
-	int quick = 0, threads = 2, reps = -1;
+	int quick = 0, threads = 2, reps = -1, step_only = 0;
 	for (int i = 1; i < argc; i++) {
 		if (strcmp(argv[i], "--quick") == 0)
 			quick = 1;
+		else if (strcmp(argv[i], "--step-only") == 0)
+			step_only = 1;
 		else if (strcmp(argv[i], "--threads") == 0 && i + 1 < argc)
 			threads = atoi(argv[++i]);
 		else if (strcmp(argv[i], "--reps") == 0 && i + 1 < argc)
 			reps = atoi(argv[++i]);
 		else {
-			fprintf(stderr, "usage: bench-kernels [--quick] [--threads N] [--reps N]\n");
+			fprintf(stderr, "usage: bench-kernels [--quick] [--threads N] [--reps N] [--step-only]\n");
 			return 2;
 		}
 	}
 	if (threads < 1 || (reps != -1 && reps < 1)) {
-		fprintf(stderr, "usage: bench-kernels [--quick] [--threads N] [--reps N]\n");
+		fprintf(stderr, "usage: bench-kernels [--quick] [--threads N] [--reps N] [--step-only]\n");
 		return 2;
 	}
 	if (quick)
@@ -365,14 +371,31 @@ int main(int argc, char **argv)
 	setvbuf(stdout, NULL, _IOLBF, 0); /* progress shows through pipes */
 	cpu_threads_set(threads);
 	const int B = 4, T = 64, M = B * T;
-	printf("bench-kernels: %d threads, OpenBLAS core %s\nOpenBLAS config: %s\n", cpu_threads_get(),
-	       cpu_blas_corename(), cpu_blas_config());
+	printf("bench-kernels: %d threads, OpenBLAS core %s\nOpenBLAS config: %s\n", threads, cpu_blas_corename(),
+	       cpu_blas_config());
 	const struct lin ls[] = {
 		{"qkv", 768, 2304, 12}, {"attproj", 768, 768, 12}, {"fc", 768, 3072, 12},
 		{"fcproj", 3072, 768, 12}, {"lm head", 768, 50257, 1},
 	};
 	double mix_rate = 0.0;
+	if (step_only) {
+		/* the yardstick still comes from this run, at reduced effort */
+		g_reps = 3, g_min_sample_s = 0.005;
+	}
+	/* the yardstick: plain cblas_sgemm on OpenBLAS's own `threads` threads */
+#ifdef OPENBLAS_VERSION
+	openblas_set_num_threads(threads);
+#endif
 	bench_sgemm(M, ls, 5, &mix_rate);
-	bench_kernels(B, T, quick);
-	return bench_step(B, T, step_reps, mix_rate);
+	cpu_gemm_threads_set(CPU_GEMM_SPLIT);
+	cpu_threads_set(threads);
+	if (!step_only)
+		bench_kernels(B, T, quick);
+	int rc = bench_step(B, T, step_reps, mix_rate, "split");
+	cpu_gemm_threads_set(CPU_GEMM_BLAS);
+	cpu_threads_set(threads);
+	rc |= bench_step(B, T, step_reps, mix_rate, "blas");
+	cpu_gemm_threads_set(CPU_GEMM_SPLIT);
+	cpu_threads_set(threads);
+	return rc;
 }

@@ -15,7 +15,10 @@
 #include "backend.h"
 #include "cpu/kernels.h"
 
-static int cpu_dt_ok(ps_dtype dt) { return dt == DTYPE_FP32 || dt == DTYPE_TF32; }
+static int cpu_dt_ok(ps_dtype dt)
+{
+	return dt == DTYPE_FP32 || dt == DTYPE_TF32;
+}
 
 static const char *cpu_dt_str(ps_dtype dt)
 {
@@ -26,11 +29,14 @@ static const char *cpu_dt_str(ps_dtype dt)
 #define CPU_DT_CHECK(dt)                                                                                     \
 	do {                                                                                                 \
 		if (!cpu_dt_ok(dt))                                                                          \
-			return PS_ERROR(PS_ERR_UNSUPPORTED, "cpu backend: storage dtype %s not supported", \
-					cpu_dt_str(dt));                                             \
+			return PS_ERROR(PS_ERR_UNSUPPORTED, "cpu backend: storage dtype %s not supported",   \
+					cpu_dt_str(dt));                                                     \
 	} while (0)
 
-static int cpu_has_dtype(const struct ps_backend *be, ps_dtype dt) { return cpu_dt_ok(dt); }
+static int cpu_has_dtype(const struct ps_backend *be, ps_dtype dt)
+{
+	return cpu_dt_ok(dt);
+}
 
 static ps_status cpu_describe(const struct ps_backend *be, char *buf, size_t len)
 {
@@ -54,7 +60,10 @@ static ps_status cpu_alloc(const struct ps_backend *be, size_t bytes, void **out
 	return PS_OK;
 }
 
-static void cpu_free(const struct ps_backend *be, void *p) { free(p); }
+static void cpu_free(const struct ps_backend *be, void *p)
+{
+	free(p);
+}
 
 static ps_status cpu_zero(const struct ps_backend *be, void *p, size_t bytes)
 {
@@ -86,7 +95,10 @@ static ps_status cpu_download(const struct ps_backend *be, float *dst, const voi
 	return PS_OK;
 }
 
-static ps_status cpu_sync(const struct ps_backend *be) { return PS_OK; }
+static ps_status cpu_sync(const struct ps_backend *be)
+{
+	return PS_OK;
+}
 
 static ps_status cpu_embed_fwd(const struct ps_backend *be, ps_dtype dt, void *out, const int *tokens,
 			       const void *wte, const void *wpe, int B, int T, int C)
@@ -96,16 +108,17 @@ static ps_status cpu_embed_fwd(const struct ps_backend *be, ps_dtype dt, void *o
 	return PS_OK;
 }
 
-static ps_status cpu_embed_bwd(const struct ps_backend *be, ps_dtype dt, void *dwte, void *dwpe, const void *dout,
-			       const int *tokens, int B, int T, int C)
+static ps_status cpu_embed_bwd(const struct ps_backend *be, ps_dtype dt, void *dwte, void *dwpe,
+			       const void *dout, const int *tokens, int B, int T, int C)
 {
 	CPU_DT_CHECK(dt);
 	cpu_embed_backward(dwte, dwpe, dout, tokens, B, T, C);
 	return PS_OK;
 }
 
-static ps_status cpu_layernorm_fwd(const struct ps_backend *be, ps_dtype dt, void *out, float *mean, float *rstd,
-				   const void *inp, const void *weight, const void *bias, int M, int C)
+static ps_status cpu_layernorm_fwd(const struct ps_backend *be, ps_dtype dt, void *out, float *mean,
+				   float *rstd, const void *inp, const void *weight, const void *bias, int M,
+				   int C)
 {
 	CPU_DT_CHECK(dt);
 	cpu_layernorm_forward(out, mean, rstd, inp, weight, bias, M, C);
@@ -130,8 +143,8 @@ static ps_status cpu_rmsnorm_fwd(const struct ps_backend *be, ps_dtype dt, void 
 }
 
 static ps_status cpu_rmsnorm_bwd(const struct ps_backend *be, ps_dtype dt, void *dinp, void *dweight,
-				 const void *dout, const void *inp, const void *weight, const float *rstd, int M,
-				 int C)
+				 const void *dout, const void *inp, const void *weight, const float *rstd,
+				 int M, int C)
 {
 	CPU_DT_CHECK(dt);
 	cpu_rmsnorm_backward(dinp, dweight, dout, inp, weight, rstd, M, C);
@@ -146,8 +159,9 @@ static ps_status cpu_matmul_fwd(const struct ps_backend *be, ps_dtype dt, void *
 	return PS_OK;
 }
 
-static ps_status cpu_matmul_bwd(const struct ps_backend *be, ps_dtype dt, void *dinp, void *dweight, void *dbias,
-				const void *dout, const void *inp, const void *weight, int M, int C, int OC)
+static ps_status cpu_matmul_bwd(const struct ps_backend *be, ps_dtype dt, void *dinp, void *dweight,
+				void *dbias, const void *dout, const void *inp, const void *weight, int M,
+				int C, int OC)
 {
 	CPU_DT_CHECK(dt);
 	cpu_matmul_backward(dinp, dweight, dbias, dout, inp, weight, M, C, OC);
@@ -163,8 +177,8 @@ static ps_status cpu_attention_fwd(const struct ps_backend *be, ps_dtype dt, voi
 }
 
 static ps_status cpu_attention_bwd(const struct ps_backend *be, ps_dtype dt, void *dqkv, const void *dout,
-				   const void *qkv, const void *out, const float *lse, int B, int T, int NH, int KVH,
-				   int HS)
+				   const void *qkv, const void *out, const float *lse, int B, int T, int NH,
+				   int KVH, int HS)
 {
 	CPU_DT_CHECK(dt);
 	cpu_attention_backward(dqkv, dout, qkv, out, lse, B, T, NH, KVH, HS);
@@ -210,8 +224,8 @@ static ps_status cpu_residual_fwd(const struct ps_backend *be, ps_dtype dt, void
 	return PS_OK;
 }
 
-static ps_status cpu_residual_bwd(const struct ps_backend *be, ps_dtype dt, void *da, void *db, const void *dout,
-				  size_t n)
+static ps_status cpu_residual_bwd(const struct ps_backend *be, ps_dtype dt, void *da, void *db,
+				  const void *dout, size_t n)
 {
 	CPU_DT_CHECK(dt);
 	cpu_residual_backward(da, db, dout, n);
@@ -234,9 +248,9 @@ static ps_status cpu_xent_bwd(const struct ps_backend *be, ps_dtype dt, void *dl
 	return PS_OK;
 }
 
-static ps_status cpu_adamw(const struct ps_backend *be, ps_dtype dt, void *param, float *master, const void *grad,
-			   float *m, float *v, size_t n, float lr, float beta1, float beta2, float eps,
-			   float weight_decay, float grad_scale, int t)
+static ps_status cpu_adamw(const struct ps_backend *be, ps_dtype dt, void *param, float *master,
+			   const void *grad, float *m, float *v, size_t n, float lr, float beta1, float beta2,
+			   float eps, float weight_decay, float grad_scale, int t)
 {
 	CPU_DT_CHECK(dt);
 	if (master) {
@@ -263,8 +277,8 @@ static ps_status cpu_scale_(const struct ps_backend *be, ps_dtype dt, void *x, s
 	return PS_OK;
 }
 
-static ps_status cpu_grad_clip_(const struct ps_backend *be, ps_dtype dt, void *grad, size_t n, float max_norm,
-				double *norm, float *factor)
+static ps_status cpu_grad_clip_(const struct ps_backend *be, ps_dtype dt, void *grad, size_t n,
+				float max_norm, double *norm, float *factor)
 {
 	CPU_DT_CHECK(dt);
 	float f = cpu_grad_clip(grad, n, max_norm, norm);
@@ -274,40 +288,43 @@ static ps_status cpu_grad_clip_(const struct ps_backend *be, ps_dtype dt, void *
 }
 
 static const struct ps_backend cpu_backend = {
-	.name = "cpu",
-	.ctx = NULL,
-	.has_dtype = cpu_has_dtype,
-	.describe = cpu_describe,
-	.alloc = cpu_alloc,
-	.free = cpu_free,
-	.zero = cpu_zero,
-	.copy_to_device = cpu_copy,
-	.copy_from_device = cpu_copy,
-	.upload = cpu_upload,
-	.download = cpu_download,
-	.sync = cpu_sync,
-	.embed_forward = cpu_embed_fwd,
-	.embed_backward = cpu_embed_bwd,
-	.layernorm_forward = cpu_layernorm_fwd,
-	.layernorm_backward = cpu_layernorm_bwd,
-	.rmsnorm_forward = cpu_rmsnorm_fwd,
-	.rmsnorm_backward = cpu_rmsnorm_bwd,
-	.matmul_forward = cpu_matmul_fwd,
-	.matmul_backward = cpu_matmul_bwd,
-	.attention_forward = cpu_attention_fwd,
-	.attention_backward = cpu_attention_bwd,
-	.gelu_forward = cpu_gelu_fwd,
-	.gelu_backward = cpu_gelu_bwd,
-	.swiglu_forward = cpu_swiglu_fwd,
-	.swiglu_backward = cpu_swiglu_bwd,
-	.residual_forward = cpu_residual_fwd,
-	.residual_backward = cpu_residual_bwd,
-	.xent_forward = cpu_xent_fwd,
-	.xent_backward = cpu_xent_bwd,
-	.adamw_update = cpu_adamw,
-	.sumsq = cpu_sumsq_,
-	.scale = cpu_scale_,
-	.grad_clip = cpu_grad_clip_,
+    .name = "cpu",
+    .ctx = NULL,
+    .has_dtype = cpu_has_dtype,
+    .describe = cpu_describe,
+    .alloc = cpu_alloc,
+    .free = cpu_free,
+    .zero = cpu_zero,
+    .copy_to_device = cpu_copy,
+    .copy_from_device = cpu_copy,
+    .upload = cpu_upload,
+    .download = cpu_download,
+    .sync = cpu_sync,
+    .embed_forward = cpu_embed_fwd,
+    .embed_backward = cpu_embed_bwd,
+    .layernorm_forward = cpu_layernorm_fwd,
+    .layernorm_backward = cpu_layernorm_bwd,
+    .rmsnorm_forward = cpu_rmsnorm_fwd,
+    .rmsnorm_backward = cpu_rmsnorm_bwd,
+    .matmul_forward = cpu_matmul_fwd,
+    .matmul_backward = cpu_matmul_bwd,
+    .attention_forward = cpu_attention_fwd,
+    .attention_backward = cpu_attention_bwd,
+    .gelu_forward = cpu_gelu_fwd,
+    .gelu_backward = cpu_gelu_bwd,
+    .swiglu_forward = cpu_swiglu_fwd,
+    .swiglu_backward = cpu_swiglu_bwd,
+    .residual_forward = cpu_residual_fwd,
+    .residual_backward = cpu_residual_bwd,
+    .xent_forward = cpu_xent_fwd,
+    .xent_backward = cpu_xent_bwd,
+    .adamw_update = cpu_adamw,
+    .sumsq = cpu_sumsq_,
+    .scale = cpu_scale_,
+    .grad_clip = cpu_grad_clip_,
 };
 
-const struct ps_backend *ps_backend_cpu(void) { return &cpu_backend; }
+const struct ps_backend *ps_backend_cpu(void)
+{
+	return &cpu_backend;
+}

@@ -8,7 +8,10 @@
 
 #include "backend.h"
 
-const struct ps_backend *ps_backend_cuda(void) { return NULL; }
+const struct ps_backend *ps_backend_cuda(void)
+{
+	return NULL;
+}
 
 const char *ps_backend_cuda_unavailable(void)
 {

@@ -21,19 +21,26 @@
 #include "cpu/kernels.h"
 #include "cuda/kernels-cuda.h"
 
-_Static_assert(PS_CUDA_DT_FP32 == DTYPE_FP32 && PS_CUDA_DT_TF32 == DTYPE_TF32 && PS_CUDA_DT_BF16 == DTYPE_BF16,
+_Static_assert(PS_CUDA_DT_FP32 == DTYPE_FP32 && PS_CUDA_DT_TF32 == DTYPE_TF32 &&
+		   PS_CUDA_DT_BF16 == DTYPE_BF16,
 	       "kernels/cuda dtype codes must match ps_dtype");
 
-static int cu_dt_ok(ps_dtype dt) { return dt == DTYPE_FP32 || dt == DTYPE_TF32 || dt == DTYPE_BF16; }
+static int cu_dt_ok(ps_dtype dt)
+{
+	return dt == DTYPE_FP32 || dt == DTYPE_TF32 || dt == DTYPE_BF16;
+}
 
-#define CU_BE_DT_CHECK(dt)                                                                                  \
-	do {                                                                                                \
-		if (!cu_dt_ok(dt))                                                                          \
-			return PS_ERROR(PS_ERR_UNSUPPORTED, "cuda backend: storage dtype %d not supported", \
-					(int)(dt));                                                         \
+#define CU_BE_DT_CHECK(dt)                                                                                   \
+	do {                                                                                                 \
+		if (!cu_dt_ok(dt))                                                                           \
+			return PS_ERROR(PS_ERR_UNSUPPORTED, "cuda backend: storage dtype %d not supported",  \
+					(int)(dt));                                                          \
 	} while (0)
 
-static int cu_has_dtype(const struct ps_backend *be, ps_dtype dt) { return cu_dt_ok(dt); }
+static int cu_has_dtype(const struct ps_backend *be, ps_dtype dt)
+{
+	return cu_dt_ok(dt);
+}
 
 static ps_status cu_describe(const struct ps_backend *be, char *buf, size_t len)
 {
@@ -45,7 +52,10 @@ static ps_status cu_alloc(const struct ps_backend *be, size_t bytes, void **out)
 	return (ps_status)ps_cuda_malloc(bytes, out);
 }
 
-static void cu_free(const struct ps_backend *be, void *p) { ps_cuda_free(p); }
+static void cu_free(const struct ps_backend *be, void *p)
+{
+	ps_cuda_free(p);
+}
 
 static ps_status cu_zero(const struct ps_backend *be, void *p, size_t bytes)
 {
@@ -71,7 +81,8 @@ static ps_status cu_upload(const struct ps_backend *be, void *dst, ps_dtype dt, 
 		return (ps_status)ps_cuda_copy_h2d(dst, src, n * sizeof(float));
 	uint16_t *tmp = malloc(n * sizeof *tmp);
 	if (!tmp)
-		return PS_ERROR(PS_ERR_NOMEM, "cuda upload: cannot allocate %zu bytes of staging", n * sizeof *tmp);
+		return PS_ERROR(PS_ERR_NOMEM, "cuda upload: cannot allocate %zu bytes of staging",
+				n * sizeof *tmp);
 	for (size_t i = 0; i < n; i++)
 		tmp[i] = ps_bf16_from_f32(src[i]);
 	ps_status rc = (ps_status)ps_cuda_copy_h2d(dst, tmp, n * sizeof *tmp);
@@ -88,7 +99,8 @@ static ps_status cu_download(const struct ps_backend *be, float *dst, const void
 		return (ps_status)ps_cuda_copy_d2h(dst, src, n * sizeof(float));
 	uint16_t *tmp = malloc(n * sizeof *tmp);
 	if (!tmp)
-		return PS_ERROR(PS_ERR_NOMEM, "cuda download: cannot allocate %zu bytes of staging", n * sizeof *tmp);
+		return PS_ERROR(PS_ERR_NOMEM, "cuda download: cannot allocate %zu bytes of staging",
+				n * sizeof *tmp);
 	ps_status rc = (ps_status)ps_cuda_copy_d2h(tmp, src, n * sizeof *tmp);
 	if (rc == PS_OK)
 		for (size_t i = 0; i < n; i++)
@@ -97,42 +109,47 @@ static ps_status cu_download(const struct ps_backend *be, float *dst, const void
 	return rc;
 }
 
-static ps_status cu_sync(const struct ps_backend *be) { return (ps_status)ps_cuda_sync(); }
+static ps_status cu_sync(const struct ps_backend *be)
+{
+	return (ps_status)ps_cuda_sync();
+}
 
-static ps_status cu_embed_fwd(const struct ps_backend *be, ps_dtype dt, void *out, const int *tokens, const void *wte,
-			      const void *wpe, int B, int T, int C)
+static ps_status cu_embed_fwd(const struct ps_backend *be, ps_dtype dt, void *out, const int *tokens,
+			      const void *wte, const void *wpe, int B, int T, int C)
 {
 	return (ps_status)ps_cuda_embed_forward((int)dt, out, tokens, wte, wpe, B, T, C);
 }
 
-static ps_status cu_embed_bwd(const struct ps_backend *be, ps_dtype dt, void *dwte, void *dwpe, const void *dout,
-			      const int *tokens, int B, int T, int C)
+static ps_status cu_embed_bwd(const struct ps_backend *be, ps_dtype dt, void *dwte, void *dwpe,
+			      const void *dout, const int *tokens, int B, int T, int C)
 {
 	return (ps_status)ps_cuda_embed_backward((int)dt, dwte, dwpe, dout, tokens, B, T, C);
 }
 
-static ps_status cu_layernorm_fwd(const struct ps_backend *be, ps_dtype dt, void *out, float *mean, float *rstd,
-				  const void *inp, const void *weight, const void *bias, int M, int C)
+static ps_status cu_layernorm_fwd(const struct ps_backend *be, ps_dtype dt, void *out, float *mean,
+				  float *rstd, const void *inp, const void *weight, const void *bias, int M,
+				  int C)
 {
 	return (ps_status)ps_cuda_layernorm_forward((int)dt, out, mean, rstd, inp, weight, bias, M, C);
 }
 
-static ps_status cu_layernorm_bwd(const struct ps_backend *be, ps_dtype dt, void *dinp, void *dweight, void *dbias,
-				  const void *dout, const void *inp, const void *weight, const float *mean,
-				  const float *rstd, int M, int C)
+static ps_status cu_layernorm_bwd(const struct ps_backend *be, ps_dtype dt, void *dinp, void *dweight,
+				  void *dbias, const void *dout, const void *inp, const void *weight,
+				  const float *mean, const float *rstd, int M, int C)
 {
-	return (ps_status)ps_cuda_layernorm_backward((int)dt, dinp, dweight, dbias, dout, inp, weight, mean, rstd, M,
-						     C);
+	return (ps_status)ps_cuda_layernorm_backward((int)dt, dinp, dweight, dbias, dout, inp, weight, mean,
+						     rstd, M, C);
 }
 
-static ps_status cu_rmsnorm_fwd(const struct ps_backend *be, ps_dtype dt, void *out, float *rstd, const void *inp,
-				const void *weight, int M, int C)
+static ps_status cu_rmsnorm_fwd(const struct ps_backend *be, ps_dtype dt, void *out, float *rstd,
+				const void *inp, const void *weight, int M, int C)
 {
 	return (ps_status)ps_cuda_rmsnorm_forward((int)dt, out, rstd, inp, weight, M, C);
 }
 
 static ps_status cu_rmsnorm_bwd(const struct ps_backend *be, ps_dtype dt, void *dinp, void *dweight,
-				const void *dout, const void *inp, const void *weight, const float *rstd, int M, int C)
+				const void *dout, const void *inp, const void *weight, const float *rstd,
+				int M, int C)
 {
 	return (ps_status)ps_cuda_rmsnorm_backward((int)dt, dinp, dweight, dout, inp, weight, rstd, M, C);
 }
@@ -143,21 +160,22 @@ static ps_status cu_matmul_fwd(const struct ps_backend *be, ps_dtype dt, void *o
 	return (ps_status)ps_cuda_matmul_forward((int)dt, out, inp, weight, bias, M, C, OC);
 }
 
-static ps_status cu_matmul_bwd(const struct ps_backend *be, ps_dtype dt, void *dinp, void *dweight, void *dbias,
-			       const void *dout, const void *inp, const void *weight, int M, int C, int OC)
+static ps_status cu_matmul_bwd(const struct ps_backend *be, ps_dtype dt, void *dinp, void *dweight,
+			       void *dbias, const void *dout, const void *inp, const void *weight, int M,
+			       int C, int OC)
 {
 	return (ps_status)ps_cuda_matmul_backward((int)dt, dinp, dweight, dbias, dout, inp, weight, M, C, OC);
 }
 
-static ps_status cu_attention_fwd(const struct ps_backend *be, ps_dtype dt, void *out, float *lse, const void *qkv,
-				  int B, int T, int NH, int KVH, int HS)
+static ps_status cu_attention_fwd(const struct ps_backend *be, ps_dtype dt, void *out, float *lse,
+				  const void *qkv, int B, int T, int NH, int KVH, int HS)
 {
 	return (ps_status)ps_cuda_attention_forward((int)dt, out, lse, qkv, B, T, NH, KVH, HS);
 }
 
 static ps_status cu_attention_bwd(const struct ps_backend *be, ps_dtype dt, void *dqkv, const void *dout,
-				  const void *qkv, const void *out, const float *lse, int B, int T, int NH, int KVH,
-				  int HS)
+				  const void *qkv, const void *out, const float *lse, int B, int T, int NH,
+				  int KVH, int HS)
 {
 	return (ps_status)ps_cuda_attention_backward((int)dt, dqkv, dout, qkv, out, lse, B, T, NH, KVH, HS);
 }
@@ -173,7 +191,8 @@ static ps_status cu_gelu_bwd(const struct ps_backend *be, ps_dtype dt, void *din
 	return (ps_status)ps_cuda_gelu_backward((int)dt, dinp, inp, dout, n);
 }
 
-static ps_status cu_swiglu_fwd(const struct ps_backend *be, ps_dtype dt, void *out, const void *inp, int M, int F)
+static ps_status cu_swiglu_fwd(const struct ps_backend *be, ps_dtype dt, void *out, const void *inp, int M,
+			       int F)
 {
 	return (ps_status)ps_cuda_swiglu_forward((int)dt, out, inp, M, F);
 }
@@ -184,14 +203,14 @@ static ps_status cu_swiglu_bwd(const struct ps_backend *be, ps_dtype dt, void *d
 	return (ps_status)ps_cuda_swiglu_backward((int)dt, dinp, inp, dout, M, F);
 }
 
-static ps_status cu_residual_fwd(const struct ps_backend *be, ps_dtype dt, void *out, const void *a, const void *b,
-				 size_t n)
+static ps_status cu_residual_fwd(const struct ps_backend *be, ps_dtype dt, void *out, const void *a,
+				 const void *b, size_t n)
 {
 	return (ps_status)ps_cuda_residual_forward((int)dt, out, a, b, n);
 }
 
-static ps_status cu_residual_bwd(const struct ps_backend *be, ps_dtype dt, void *da, void *db, const void *dout,
-				 size_t n)
+static ps_status cu_residual_bwd(const struct ps_backend *be, ps_dtype dt, void *da, void *db,
+				 const void *dout, size_t n)
 {
 	return (ps_status)ps_cuda_residual_backward((int)dt, da, db, dout, n);
 }
@@ -208,9 +227,9 @@ static ps_status cu_xent_bwd(const struct ps_backend *be, ps_dtype dt, void *dlo
 	return (ps_status)ps_cuda_xent_backward((int)dt, dlogits, logits, lse, targets, dloss, M, V);
 }
 
-static ps_status cu_adamw(const struct ps_backend *be, ps_dtype dt, void *param, float *master, const void *grad,
-			  float *m, float *v, size_t n, float lr, float beta1, float beta2, float eps,
-			  float weight_decay, float grad_scale, int t)
+static ps_status cu_adamw(const struct ps_backend *be, ps_dtype dt, void *param, float *master,
+			  const void *grad, float *m, float *v, size_t n, float lr, float beta1, float beta2,
+			  float eps, float weight_decay, float grad_scale, int t)
 {
 	return (ps_status)ps_cuda_adamw_update((int)dt, param, master, grad, m, v, n, lr, beta1, beta2, eps,
 					       weight_decay, grad_scale, t);
@@ -245,40 +264,40 @@ static ps_status cu_grad_clip(const struct ps_backend *be, ps_dtype dt, void *gr
 }
 
 static struct ps_backend cuda_backend = {
-	.name = "cuda",
-	.ctx = NULL,
-	.has_dtype = cu_has_dtype,
-	.describe = cu_describe,
-	.alloc = cu_alloc,
-	.free = cu_free,
-	.zero = cu_zero,
-	.copy_to_device = cu_copy_to,
-	.copy_from_device = cu_copy_from,
-	.upload = cu_upload,
-	.download = cu_download,
-	.sync = cu_sync,
-	.embed_forward = cu_embed_fwd,
-	.embed_backward = cu_embed_bwd,
-	.layernorm_forward = cu_layernorm_fwd,
-	.layernorm_backward = cu_layernorm_bwd,
-	.rmsnorm_forward = cu_rmsnorm_fwd,
-	.rmsnorm_backward = cu_rmsnorm_bwd,
-	.matmul_forward = cu_matmul_fwd,
-	.matmul_backward = cu_matmul_bwd,
-	.attention_forward = cu_attention_fwd,
-	.attention_backward = cu_attention_bwd,
-	.gelu_forward = cu_gelu_fwd,
-	.gelu_backward = cu_gelu_bwd,
-	.swiglu_forward = cu_swiglu_fwd,
-	.swiglu_backward = cu_swiglu_bwd,
-	.residual_forward = cu_residual_fwd,
-	.residual_backward = cu_residual_bwd,
-	.xent_forward = cu_xent_fwd,
-	.xent_backward = cu_xent_bwd,
-	.adamw_update = cu_adamw,
-	.sumsq = cu_sumsq,
-	.scale = cu_scale,
-	.grad_clip = cu_grad_clip,
+    .name = "cuda",
+    .ctx = NULL,
+    .has_dtype = cu_has_dtype,
+    .describe = cu_describe,
+    .alloc = cu_alloc,
+    .free = cu_free,
+    .zero = cu_zero,
+    .copy_to_device = cu_copy_to,
+    .copy_from_device = cu_copy_from,
+    .upload = cu_upload,
+    .download = cu_download,
+    .sync = cu_sync,
+    .embed_forward = cu_embed_fwd,
+    .embed_backward = cu_embed_bwd,
+    .layernorm_forward = cu_layernorm_fwd,
+    .layernorm_backward = cu_layernorm_bwd,
+    .rmsnorm_forward = cu_rmsnorm_fwd,
+    .rmsnorm_backward = cu_rmsnorm_bwd,
+    .matmul_forward = cu_matmul_fwd,
+    .matmul_backward = cu_matmul_bwd,
+    .attention_forward = cu_attention_fwd,
+    .attention_backward = cu_attention_bwd,
+    .gelu_forward = cu_gelu_fwd,
+    .gelu_backward = cu_gelu_bwd,
+    .swiglu_forward = cu_swiglu_fwd,
+    .swiglu_backward = cu_swiglu_bwd,
+    .residual_forward = cu_residual_fwd,
+    .residual_backward = cu_residual_bwd,
+    .xent_forward = cu_xent_fwd,
+    .xent_backward = cu_xent_bwd,
+    .adamw_update = cu_adamw,
+    .sumsq = cu_sumsq,
+    .scale = cu_scale,
+    .grad_clip = cu_grad_clip,
 };
 
 static pthread_once_t cuda_once = PTHREAD_ONCE_INIT;
@@ -289,7 +308,8 @@ static void cuda_backend_init(void)
 {
 	int n = 0;
 	if (ps_cuda_device_count(&n) != PS_OK) {
-		snprintf(cuda_reason, sizeof cuda_reason, "no usable CUDA driver or device: %s", ps_error_message());
+		snprintf(cuda_reason, sizeof cuda_reason, "no usable CUDA driver or device: %s",
+			 ps_error_message());
 		ps_error_clear();
 		return;
 	}

@@ -26,6 +26,12 @@ float ps_f32_from_bf16(uint16_t h)
 	return f;
 }
 
-float ps_bf16_round(float f) { return ps_f32_from_bf16(ps_bf16_from_f32(f)); }
+float ps_bf16_round(float f)
+{
+	return ps_f32_from_bf16(ps_bf16_from_f32(f));
+}
 
-size_t ps_backend_elem_bytes(ps_dtype dt) { return dt == DTYPE_BF16 ? 2 : 4; }
+size_t ps_backend_elem_bytes(ps_dtype dt)
+{
+	return dt == DTYPE_BF16 ? 2 : 4;
+}

@@ -51,7 +51,7 @@
 
 struct ps_backend {
 	const char *name; /* "cpu" or "cuda" */
-	void *ctx;        /* backend-private state */
+	void *ctx;	  /* backend-private state */
 
 	/* 1 if tensors of storage dtype dt are supported, else 0. */
 	int (*has_dtype)(const struct ps_backend *be, ps_dtype dt);
@@ -60,7 +60,7 @@ struct ps_backend {
 	ps_status (*describe)(const struct ps_backend *be, char *buf, size_t len);
 
 	/* ---- memory -------------------------------------------------------- */
-	/* bytes of device memory (aligned to 256 bytes); *out NULL for 0 bytes. */
+	/* bytes of device memory (64-byte aligned on the CPU, 256 on CUDA); *out NULL for 0 bytes. */
 	ps_status (*alloc)(const struct ps_backend *be, size_t bytes, void **out);
 	void (*free)(const struct ps_backend *be, void *p); /* NULL is a no-op */
 	ps_status (*zero)(const struct ps_backend *be, void *p, size_t bytes);
@@ -69,7 +69,8 @@ struct ps_backend {
 	/* dst (n elements of dt, device) = src (n fp32, host), rounded to nearest even for bf16. */
 	ps_status (*upload)(const struct ps_backend *be, void *dst, ps_dtype dt, const float *src, size_t n);
 	/* dst (n fp32, host) = src (n elements of dt, device). */
-	ps_status (*download)(const struct ps_backend *be, float *dst, const void *src, ps_dtype dt, size_t n);
+	ps_status (*download)(const struct ps_backend *be, float *dst, const void *src, ps_dtype dt,
+			      size_t n);
 	/* Wait for all queued work; reports errors raised by earlier kernels. */
 	ps_status (*sync)(const struct ps_backend *be);
 
@@ -83,34 +84,35 @@ struct ps_backend {
 				    const void *dout, const int *tokens, int B, int T, int C);
 	/* out, inp (M,C), weight, bias (C) (dt; bias or NULL); mean, rstd (M) (f32). */
 	ps_status (*layernorm_forward)(const struct ps_backend *be, ps_dtype dt, void *out, float *mean,
-				       float *rstd, const void *inp, const void *weight, const void *bias, int M,
-				       int C);
+				       float *rstd, const void *inp, const void *weight, const void *bias,
+				       int M, int C);
 	ps_status (*layernorm_backward)(const struct ps_backend *be, ps_dtype dt, void *dinp, void *dweight,
 					void *dbias, const void *dout, const void *inp, const void *weight,
 					const float *mean, const float *rstd, int M, int C);
 	ps_status (*rmsnorm_forward)(const struct ps_backend *be, ps_dtype dt, void *out, float *rstd,
 				     const void *inp, const void *weight, int M, int C);
 	ps_status (*rmsnorm_backward)(const struct ps_backend *be, ps_dtype dt, void *dinp, void *dweight,
-				      const void *dout, const void *inp, const void *weight, const float *rstd,
-				      int M, int C);
+				      const void *dout, const void *inp, const void *weight,
+				      const float *rstd, int M, int C);
 	/* out(M,OC) = inp(M,C) . weight(OC,C)^T + bias(OC), all dt. */
 	ps_status (*matmul_forward)(const struct ps_backend *be, ps_dtype dt, void *out, const void *inp,
 				    const void *weight, const void *bias, int M, int C, int OC);
 	ps_status (*matmul_backward)(const struct ps_backend *be, ps_dtype dt, void *dinp, void *dweight,
-				     void *dbias, const void *dout, const void *inp, const void *weight, int M,
-				     int C, int OC);
+				     void *dbias, const void *dout, const void *inp, const void *weight,
+				     int M, int C, int OC);
 	/* out(B,T,NH*HS), qkv (dt); lse(B,NH,T) (f32).  Causal, GQA. */
 	ps_status (*attention_forward)(const struct ps_backend *be, ps_dtype dt, void *out, float *lse,
 				       const void *qkv, int B, int T, int NH, int KVH, int HS);
-	ps_status (*attention_backward)(const struct ps_backend *be, ps_dtype dt, void *dqkv, const void *dout,
-					const void *qkv, const void *out, const float *lse, int B, int T, int NH,
-					int KVH, int HS);
-	ps_status (*gelu_forward)(const struct ps_backend *be, ps_dtype dt, void *out, const void *inp, size_t n);
+	ps_status (*attention_backward)(const struct ps_backend *be, ps_dtype dt, void *dqkv,
+					const void *dout, const void *qkv, const void *out, const float *lse,
+					int B, int T, int NH, int KVH, int HS);
+	ps_status (*gelu_forward)(const struct ps_backend *be, ps_dtype dt, void *out, const void *inp,
+				  size_t n);
 	ps_status (*gelu_backward)(const struct ps_backend *be, ps_dtype dt, void *dinp, const void *inp,
 				   const void *dout, size_t n);
 	/* out(M,F) = silu(inp[:, :F]) * inp[:, F:], inp (M,2F). */
-	ps_status (*swiglu_forward)(const struct ps_backend *be, ps_dtype dt, void *out, const void *inp, int M,
-				    int F);
+	ps_status (*swiglu_forward)(const struct ps_backend *be, ps_dtype dt, void *out, const void *inp,
+				    int M, int F);
 	ps_status (*swiglu_backward)(const struct ps_backend *be, ps_dtype dt, void *dinp, const void *inp,
 				     const void *dout, int M, int F);
 	ps_status (*residual_forward)(const struct ps_backend *be, ps_dtype dt, void *out, const void *a,
@@ -121,15 +123,16 @@ struct ps_backend {
 	ps_status (*xent_forward)(const struct ps_backend *be, ps_dtype dt, float *losses, float *lse,
 				  const void *logits, const int *targets, int M, int V);
 	/* dlogits (M,V) (dt), OVERWRITTEN; may equal logits. */
-	ps_status (*xent_backward)(const struct ps_backend *be, ps_dtype dt, void *dlogits, const void *logits,
-				   const float *lse, const int *targets, float dloss, int M, int V);
+	ps_status (*xent_backward)(const struct ps_backend *be, ps_dtype dt, void *dlogits,
+				   const void *logits, const float *lse, const int *targets, float dloss,
+				   int M, int V);
 	/* One AdamW step on n parameters (cpu_adamw_update).  param, grad (dt);
 	 * m, v (f32).  master (f32) or NULL: when given, master holds the fp32
 	 * weights that are updated and param receives master rounded to dt
 	 * (mixed precision); when NULL, param itself is updated (in dt). */
 	ps_status (*adamw_update)(const struct ps_backend *be, ps_dtype dt, void *param, float *master,
-				  const void *grad, float *m, float *v, size_t n, float lr, float beta1, float beta2,
-				  float eps, float weight_decay, float grad_scale, int t);
+				  const void *grad, float *m, float *v, size_t n, float lr, float beta1,
+				  float beta2, float eps, float weight_decay, float grad_scale, int t);
 	/* *out = sum of x[i]^2 (x in dt), summed in double at the end; waits for the device. */
 	ps_status (*sumsq)(const struct ps_backend *be, ps_dtype dt, const void *x, size_t n, double *out);
 	/* x(n) (dt) *= s. */

@@ -294,21 +294,42 @@ void profile_stats(double *t, int n, double *median, double *mad, double *ci_rel
 	}
 }
 
+void profile_combine(const struct ps_kernel_sample *passes, int r, struct ps_kernel_sample *out)
+{
+	double med[64], mad[64], m1, m2, ci;
+	if (r > 64)
+		r = 64;
+	*out = passes[0];
+	out->reps = 0;
+	for (int i = 0; i < r; i++) {
+		med[i] = passes[i].median_s;
+		mad[i] = passes[i].spread_s;
+		out->reps += passes[i].reps;
+	}
+	profile_stats(mad, r, &m1, &m2, &ci);
+	double inner_mad = m1;
+	profile_stats(med, r, &m1, &m2, &ci);
+	out->median_s = m1;
+	out->spread_s = m2 > inner_mad ? m2 : inner_mad;
+}
+
 void profile_opts_init(struct ps_profile_opts *o, ps_profile_level level)
 {
 	memset(o, 0, sizeof *o);
 	o->level = level;
 	o->threads = 0;
+	o->rounds = 1;
 	switch (level) {
 	case PROFILE_TINY:
 		o->warmup_s = 0.002, o->max_s = 0.02, o->min_reps = 3, o->max_reps = 20, o->target_ci = 0.05;
 		break;
 	case PROFILE_QUICK:
-		o->warmup_s = 0.01, o->max_s = 0.25, o->min_reps = 5, o->max_reps = 200, o->target_ci = 0.02;
+		o->warmup_s = 0.005, o->max_s = 0.12, o->min_reps = 5, o->max_reps = 200, o->target_ci = 0.02;
 		break;
 	case PROFILE_FULL:
 	default:
-		o->warmup_s = 0.05, o->max_s = 2.0, o->min_reps = 9, o->max_reps = 1000, o->target_ci = 0.01;
+		o->warmup_s = 0.02, o->max_s = 0.7, o->min_reps = 5, o->max_reps = 300, o->target_ci = 0.01;
+		o->rounds = 3;
 		break;
 	}
 }

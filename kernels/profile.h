@@ -86,6 +86,10 @@ struct ps_profile_opts {
 			   * time spent waiting for a core is not counted, so other
 			   * load does not inflate the samples.  Only meaningful
 			   * with one thread and the CPU backend. */
+	int rounds;	  /* passes over the whole grid; a shape's result is the
+			   * median of its per-pass medians (profile_combine), so
+			   * a burst of other load during one pass does not decide
+			   * it.  The per-shape budgets above are per pass. */
 };
 /* Defaults per level. */
 void profile_opts_init(struct ps_profile_opts *o, ps_profile_level level);
@@ -101,6 +105,12 @@ void profile_threads_set(int threads);
  * op_flops/op_bytes).  *wall_s (may be NULL) receives the wall time spent. */
 ps_status profile_measure(const struct ps_backend *be, ps_dtype dt, const struct ps_profile_shape *sh,
 			  const struct ps_profile_opts *o, struct ps_kernel_sample *out, double *wall_s);
+
+/* Combine the measurements of one shape from r passes (r >= 1, same op
+ * and shape) into *out: median = the median of the per-pass medians,
+ * spread = max(median of the per-pass MADs, MAD of the per-pass medians),
+ * reps = the sum.  Other fields from r[0]. */
+void profile_combine(const struct ps_kernel_sample *passes, int r, struct ps_kernel_sample *out);
 
 /* Median, median absolute deviation and the relative half-width of the
  * distribution-free 95% confidence interval of the median (order

@@ -159,6 +159,8 @@ static int cp_kernels(const char *db, const char *device, ps_profile_level level
 	int64_t id;
 	size_t n = 0;
 	double *w = NULL;
+	struct ps_kernel_sample *res = NULL;
+	char *skip = NULL;
 	if (profile_fingerprint_clock(be, threads, cpu_clock, fp, sizeof fp, &json) != PS_OK ||
 	    profile_grid(level, gpu, &grid, &n) != PS_OK || store_open(db, &st) != PS_OK ||
 	    store_device_put(st, fp, json, &id) != PS_OK) {
@@ -202,27 +204,52 @@ static int cp_kernels(const char *db, const char *device, ps_profile_level level
 			"cores and inflates the timings\n",
 			load0[0], cpus);
 	double t0 = cp_now();
-	size_t total = n * (size_t)ndt, done = 0, stored = 0;
-	for (int d = 0; d < ndt; d++)
-		for (size_t i = 0; i < n; i++) {
-			struct ps_kernel_sample s;
-			ps_status rc = profile_measure(be, dts[d], &grid[i], &o, &s, NULL);
-			done++;
-			wdone += w[i];
-			if (rc == PS_ERR_UNSUPPORTED) { /* a shape or dtype this backend cannot run */
-				ps_error_clear();
-				continue;
+	int R = o.rounds > 0 ? o.rounds : 1;
+	size_t total = n * (size_t)ndt * (size_t)R, done = 0, stored = 0;
+	res = calloc(n * (size_t)R, sizeof *res);
+	skip = calloc(n, 1);
+	if (!res || !skip) {
+		fprintf(stderr, "parasim profile: out of memory\n");
+		goto out;
+	}
+	wtotal *= R;
+	for (int d = 0; d < ndt; d++) {
+		memset(skip, 0, n);
+		for (int r = 0; r < R; r++)
+			for (size_t i = 0; i < n; i++) {
+				done++;
+				wdone += w[i];
+				if (skip[i])
+					continue;
+				ps_status rc =
+				    profile_measure(be, dts[d], &grid[i], &o, &res[i * R + r], NULL);
+				if (rc == PS_ERR_UNSUPPORTED) { /* a shape or dtype this backend cannot run */
+					ps_error_clear();
+					skip[i] = 1;
+					continue;
+				}
+				if (rc != PS_OK) {
+					if (tty)
+						fputc('\n', stderr);
+					cli_error("profile");
+					goto out;
+				}
+				double el = cp_now() - t0;
+				cp_progress(tty, done, total, op_name(grid[i].op), el,
+					    el / wdone * (wtotal - wdone));
 			}
-			if (rc != PS_OK || store_kernel_put(st, id, &s) != PS_OK) {
-				if (tty)
-					fputc('\n', stderr);
+		for (size_t i = 0; i < n; i++) {
+			if (skip[i])
+				continue;
+			struct ps_kernel_sample s;
+			profile_combine(&res[i * R], R, &s);
+			if (store_kernel_put(st, id, &s) != PS_OK) {
 				cli_error("profile");
 				goto out;
 			}
 			stored++;
-			double el = cp_now() - t0;
-			cp_progress(tty, done, total, op_name(grid[i].op), el, el / wdone * (wtotal - wdone));
 		}
+	}
 	double el = cp_now() - t0;
 	if (getloadavg(load1, 1) == 1 && load1[0] > cpus)
 		fprintf(stderr, "parasim profile: warning: load average %.1f on %d CPUs at the end\n",
@@ -238,6 +265,8 @@ static int cp_kernels(const char *db, const char *device, ps_profile_level level
 	ret = cp_quality_from_store(st, id);
 out:
 	store_close(st);
+	free(res);
+	free(skip);
 	free(w);
 	free(grid);
 	free(json);
@@ -356,18 +385,12 @@ fin:
 int cmd_profile(int argc, char **argv)
 {
 	static const struct option opts[] = {
-	    {"device", required_argument, NULL, 'd'},
-	    {"quick", no_argument, NULL, 'q'},
-	    {"tiny", no_argument, NULL, 'y'},
-	    {"threads", required_argument, NULL, 't'},
-	    {"db", required_argument, NULL, 'b'},
-	    {"comm", no_argument, NULL, 'c'},
-	    {"import", required_argument, NULL, 'i'},
-	    {"device-name", required_argument, NULL, 'n'},
-	    {"fit", no_argument, NULL, 'f'},
-	    {"clock", required_argument, NULL, 'k'},
-	    {"help", no_argument, NULL, 'h'},
-	    {NULL, 0, NULL, 0},
+	    {"device", required_argument, NULL, 'd'}, {"quick", no_argument, NULL, 'q'},
+	    {"tiny", no_argument, NULL, 'y'},	      {"threads", required_argument, NULL, 't'},
+	    {"db", required_argument, NULL, 'b'},     {"comm", no_argument, NULL, 'c'},
+	    {"import", required_argument, NULL, 'i'}, {"device-name", required_argument, NULL, 'n'},
+	    {"fit", no_argument, NULL, 'f'},	      {"clock", required_argument, NULL, 'k'},
+	    {"help", no_argument, NULL, 'h'},	      {NULL, 0, NULL, 0},
 	};
 	const char *db = PS_STORE_DEFAULT, *device = "cpu", *import = NULL, *name = NULL;
 	ps_profile_level level = PROFILE_FULL;
@@ -406,7 +429,9 @@ int cmd_profile(int argc, char **argv)
 		}
 		case 'k':
 			if (strcmp(optarg, "wall") != 0 && strcmp(optarg, "cpu") != 0) {
-				fprintf(stderr, "parasim profile: --clock: expected wall or cpu, got \"%s\"\n", optarg);
+				fprintf(stderr,
+					"parasim profile: --clock: expected wall or cpu, got \"%s\"\n",
+					optarg);
 				return cli_usage("profile");
 			}
 			cpu_clock = strcmp(optarg, "cpu") == 0;
@@ -427,11 +452,14 @@ int cmd_profile(int argc, char **argv)
 			fit_only = 1;
 			break;
 		case 'h':
-			printf("usage: parasim profile [--device cpu|cuda] [--quick] [--threads N] [--clock wall|cpu]\n"
+			printf("usage: parasim profile [--device cpu|cuda] [--quick] [--threads N] [--clock "
+			       "wall|cpu]\n"
 			       "                       [--db PATH]\n"
-			       "       parasim profile --comm [--quick] [--db PATH]     (under mpirun -np 2 or more)\n"
+			       "       parasim profile --comm [--quick] [--db PATH]     (under mpirun -np 2 "
+			       "or more)\n"
 			       "       parasim profile --import FILE.csv --device-name NAME [--db PATH]\n"
-			       "       parasim profile --fit [--device-name NAME | --threads N [--clock cpu]] [--db PATH]\n");
+			       "       parasim profile --fit [--device-name NAME | --threads N [--clock "
+			       "cpu]] [--db PATH]\n");
 			return PS_EXIT_OK;
 		default:
 			fprintf(stderr, "parasim profile: unknown or incomplete option \"%s\"\n",
@@ -471,7 +499,9 @@ int cmd_profile(int argc, char **argv)
 		int64_t id;
 		int ret = PS_EXIT_FAIL;
 		if (store_open(db, &st) == PS_OK &&
-		    (name ? PS_OK : profile_fingerprint_clock(NULL, threads, cpu_clock, fp, sizeof fp, NULL)) == PS_OK &&
+		    (name ? PS_OK
+			  : profile_fingerprint_clock(NULL, threads, cpu_clock, fp, sizeof fp, NULL)) ==
+			PS_OK &&
 		    store_device_find(st, name ? name : fp, &id) == PS_OK)
 			ret = cp_quality_from_store(st, id);
 		else
@@ -480,7 +510,9 @@ int cmd_profile(int argc, char **argv)
 		return ret;
 	}
 	if (cpu_clock && (threads != 1 || strcmp(device, "cpu") != 0)) {
-		fprintf(stderr, "parasim profile: --clock cpu times one thread: it needs --threads 1 and --device cpu\n");
+		fprintf(
+		    stderr,
+		    "parasim profile: --clock cpu times one thread: it needs --threads 1 and --device cpu\n");
 		return cli_usage("profile");
 	}
 	return cp_kernels(db, device, level, threads, cpu_clock);

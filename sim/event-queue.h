@@ -190,4 +190,134 @@ static inline void event_heap_pop(struct ps_event_heap *h)
 		event_heap_down_(h->key, n, h->key[n]);
 }
 
+/* --- a calendar queue of small node ids (added by helper "desperf") ---
+ *
+ * The (time, seq) order again — seq counts pushes, so equal times come out
+ * first in, first out — for a simulator whose clock never goes back: every
+ * time pushed is >= the time of the last pop, and >= 0.  Nodes are ids
+ * 0 .. nnodes-1 (e.g. one per stream), each queued at most once, at most
+ * 2^32 - 1 pushes per init.
+ *
+ * A calendar queue (R. Brown, "Calendar queues: a fast O(1) priority queue
+ * implementation for the simulation event set problem", CACM 31(10), 1988):
+ * a ring of nbuckets buckets of width 2^width_log2 time units covers the
+ * window [cur, cur + nbuckets) of absolute buckets (time >> width_log2);
+ * each bucket is a list sorted by (time, seq), so a pop takes the head of
+ * the first non-empty bucket (a bitmap finds it) and a push appends at the
+ * tail in the usual case (a later time, or an equal time pushed later).
+ * Events beyond the window wait in a struct ps_event_heap and move into
+ * the ring when the window reaches them.  With buckets about as wide as the
+ * gap between consecutive events, a push and a pop are O(1).  The width
+ * adapts: every 65536 pops the queue narrows its buckets (and files the
+ * queued events again) when pushes walked lists, or widens them when pops
+ * skipped many empty buckets or many events landed beyond the window.  The
+ * order never depends on the width.
+ *
+ * Ownership: caller-allocated struct; calendar_init allocates, calendar_fini
+ * frees.  Nothing is allocated by push or pop. */
+
+#define PS_CAL_NONE UINT32_MAX
+
+struct ps_cal_node { /* private */
+	int64_t time;
+	uint32_t seq;
+	uint32_t next; /* in its bucket; PS_CAL_NONE at the tail */
+};
+
+struct ps_calendar {
+	/* Hot: read by every push and pop. */
+	struct ps_cal_node *node; /* (nnodes) */
+	uint32_t *head, *tail;	  /* (nbuckets) valid where bits has the bucket's bit */
+	uint64_t *bits;		  /* (nbuckets / 64) bit b: bucket b is not empty */
+	int64_t cur;		  /* absolute bucket of the scan position */
+	int64_t far_min;	  /* absolute bucket of the earliest far event, INT64_MAX if none */
+	uint32_t nbuckets, width_log2;
+	uint32_t next_seq;
+	/* Cold. */
+	uint32_t nnodes;
+	uint32_t *scratch;	  /* (nnodes) for re-filing */
+	struct ps_event_heap far; /* (time, seq, id) of events beyond the window */
+	/* Adaptation: counters since the push numbered period_seq. */
+	uint32_t period_seq;
+	uint64_t walk_steps, skipped_words, far_pushes;
+	uint64_t resizes; /* how many times the width changed (for tests) */
+};
+
+/* Room for nodes 0 .. nnodes-1 in nbuckets buckets (a power of two >= 64)
+ * of initial width 2^width_log2 (0 .. 62).  PS_ERR_INVALID on bad sizes,
+ * PS_ERR_NOMEM when the arrays cannot be had. */
+ps_status calendar_init(struct ps_calendar *q, uint32_t nnodes, uint32_t nbuckets, uint32_t width_log2);
+void calendar_fini(struct ps_calendar *q);
+
+/* Internal (out of line: the rare paths). */
+void calendar_file_slow_(struct ps_calendar *q, uint32_t id, uint32_t b);
+void calendar_push_far_(struct ps_calendar *q, uint32_t id);
+void calendar_push_walk_(struct ps_calendar *q, uint32_t id, uint32_t b);
+void calendar_push_far_adapt_(struct ps_calendar *q, uint32_t id);
+uint32_t calendar_pop_slow_(struct ps_calendar *q);
+
+/* Queue node id (not queued now) at time (>= the last popped time). */
+static inline void calendar_push(struct ps_calendar *q, uint32_t id, int64_t time)
+{
+	struct ps_cal_node *const nd = q->node;
+	uint32_t *const head = q->head, *const tail = q->tail;
+	uint64_t *const bits = q->bits;
+	const uint32_t nb = q->nbuckets, seq = q->next_seq;
+	const int64_t abs = time >> q->width_log2, cur = q->cur;
+	q->next_seq = seq + 1;
+	nd[id].time = time;
+	nd[id].seq = seq;
+	nd[id].next = PS_CAL_NONE;
+	if ((uint64_t)(abs - cur) >= nb) {
+		calendar_push_far_adapt_(q, id);
+		return;
+	}
+	uint32_t b = (uint32_t)abs & (nb - 1);
+	uint64_t bit = (uint64_t)1 << (b & 63), word = bits[b >> 6];
+	if (!(word & bit)) { /* an empty bucket */
+		bits[b >> 6] = word | bit;
+		head[b] = id;
+		tail[b] = id;
+		return;
+	}
+	uint32_t t = tail[b];
+	if (time >= nd[t].time) { /* after the tail (a later seq) */
+		nd[t].next = id;
+		tail[b] = id;
+	} else {
+		calendar_push_walk_(q, id, b);
+	}
+}
+
+/* Remove and return the node with the earliest (time, seq), or PS_CAL_NONE
+ * when the queue is empty; *time is its time. */
+static inline uint32_t calendar_pop(struct ps_calendar *q, int64_t *time)
+{
+	struct ps_cal_node *const nd = q->node;
+	uint32_t *const head = q->head;
+	uint64_t *const bits = q->bits;
+	int64_t cur = q->cur;
+	const int64_t far_min = q->far_min;
+	uint32_t p = (uint32_t)cur & (q->nbuckets - 1);
+	uint64_t word = bits[p >> 6], m = word & (~(uint64_t)0 << (p & 63));
+	if (!m)
+		goto slow;
+	uint32_t c = (uint32_t)__builtin_ctzll(m), b = (p & ~63u) + c;
+	cur += b - p;
+	if (cur >= far_min)
+		goto slow;
+	q->cur = cur;
+	uint32_t id = head[b], nx = nd[id].next;
+	*time = nd[id].time;
+	head[b] = nx;
+	if (nx == PS_CAL_NONE)
+		bits[p >> 6] = word & ~((uint64_t)1 << c);
+	return id;
+slow:
+	id = calendar_pop_slow_(q);
+	if (id != PS_CAL_NONE)
+		*time = nd[id].time;
+	return id;
+}
+
 #endif

@@ -156,7 +156,8 @@ static void test_cpu_embed_norm(void **state)
 	cpu_embed_forward(out, tokens, wte, wpe, B, T, C);
 	same(be, d_out, out, (size_t)M * C, "embed_forward");
 	/* backward accumulates into non-zero gradients */
-	float *dwte = rnd((size_t)V * C, -1, 1), *dwpe = rnd((size_t)T * C, -1, 1), *dout = rnd((size_t)M * C, -1, 1);
+	float *dwte = rnd((size_t)V * C, -1, 1), *dwpe = rnd((size_t)T * C, -1, 1),
+	      *dout = rnd((size_t)M * C, -1, 1);
 	void *d_dwte = bdup(be, dwte, (size_t)V * C), *d_dwpe = bdup(be, dwpe, (size_t)T * C);
 	void *d_dout = bdup(be, dout, (size_t)M * C);
 	assert_int_equal(be->embed_backward(be, DTYPE_FP32, d_dwte, d_dwpe, d_dout, tokens, B, T, C), PS_OK);
@@ -169,15 +170,16 @@ static void test_cpu_embed_norm(void **state)
 	float mean[14], rstd[14];
 	void *d_w = bdup(be, w, C), *d_b = bdup(be, bias, C), *d_ln = bdup(be, ln, (size_t)M * C);
 	void *d_mean = bdup(be, mean, M), *d_rstd = bdup(be, rstd, M);
-	assert_int_equal(be->layernorm_forward(be, DTYPE_FP32, d_ln, d_mean, d_rstd, d_out, d_w, d_b, M, C), PS_OK);
+	assert_int_equal(be->layernorm_forward(be, DTYPE_FP32, d_ln, d_mean, d_rstd, d_out, d_w, d_b, M, C),
+			 PS_OK);
 	cpu_layernorm_forward(ln, mean, rstd, out, w, bias, M, C);
 	same(be, d_ln, ln, (size_t)M * C, "layernorm_forward out");
 	same(be, d_mean, mean, M, "layernorm_forward mean");
 	same(be, d_rstd, rstd, M, "layernorm_forward rstd");
 	float *dinp = rnd((size_t)M * C, -1, 1), *dw = rnd(C, -1, 1), *db = rnd(C, -1, 1);
 	void *d_dinp = bdup(be, dinp, (size_t)M * C), *d_dw = bdup(be, dw, C), *d_db = bdup(be, db, C);
-	assert_int_equal(be->layernorm_backward(be, DTYPE_FP32, d_dinp, d_dw, d_db, d_dout, d_out, d_w, d_mean, d_rstd,
-						M, C),
+	assert_int_equal(be->layernorm_backward(be, DTYPE_FP32, d_dinp, d_dw, d_db, d_dout, d_out, d_w,
+						d_mean, d_rstd, M, C),
 			 PS_OK);
 	cpu_layernorm_backward(dinp, dw, db, dout, out, w, mean, rstd, M, C);
 	same(be, d_dinp, dinp, (size_t)M * C, "layernorm_backward dinp");
@@ -188,12 +190,14 @@ static void test_cpu_embed_norm(void **state)
 	cpu_rmsnorm_forward(ln, rstd, out, w, M, C);
 	same(be, d_ln, ln, (size_t)M * C, "rmsnorm_forward out");
 	same(be, d_rstd, rstd, M, "rmsnorm_forward rstd");
-	assert_int_equal(be->rmsnorm_backward(be, DTYPE_FP32, d_dinp, d_dw, d_dout, d_out, d_w, d_rstd, M, C), PS_OK);
+	assert_int_equal(be->rmsnorm_backward(be, DTYPE_FP32, d_dinp, d_dw, d_dout, d_out, d_w, d_rstd, M, C),
+			 PS_OK);
 	cpu_rmsnorm_backward(dinp, dw, dout, out, w, rstd, M, C);
 	same(be, d_dinp, dinp, (size_t)M * C, "rmsnorm_backward dinp");
 	same(be, d_dw, dw, C, "rmsnorm_backward dweight");
 
-	void *bufs[] = {d_wte, d_wpe, d_out, d_dwte, d_dwpe, d_dout, d_w, d_b, d_ln, d_mean, d_rstd, d_dinp, d_dw, d_db};
+	void *bufs[] = {d_wte, d_wpe, d_out,  d_dwte, d_dwpe, d_dout, d_w,
+			d_b,   d_ln,  d_mean, d_rstd, d_dinp, d_dw,   d_db};
 	for (size_t i = 0; i < sizeof bufs / sizeof *bufs; i++)
 		be->free(be, bufs[i]);
 	float *hb[] = {wte, wpe, out, dwte, dwpe, dout, w, bias, ln, dinp, dw, db};
@@ -208,16 +212,19 @@ static void test_cpu_matmul_attention(void **state)
 	const int M = 21, C = 24, OC = 40;
 	float *inp = rnd((size_t)M * C, -1, 1), *w = rnd((size_t)OC * C, -1, 1), *bias = rnd(OC, -1, 1);
 	float *out = rnd((size_t)M * OC, -1, 1);
-	void *d_inp = bdup(be, inp, (size_t)M * C), *d_w = bdup(be, w, (size_t)OC * C), *d_b = bdup(be, bias, OC);
+	void *d_inp = bdup(be, inp, (size_t)M * C), *d_w = bdup(be, w, (size_t)OC * C),
+	     *d_b = bdup(be, bias, OC);
 	void *d_out = bdup(be, out, (size_t)M * OC);
 	assert_int_equal(be->matmul_forward(be, DTYPE_FP32, d_out, d_inp, d_w, d_b, M, C, OC), PS_OK);
 	cpu_matmul_forward(out, inp, w, bias, M, C, OC);
 	same(be, d_out, out, (size_t)M * OC, "matmul_forward");
 	float *dinp = rnd((size_t)M * C, -1, 1), *dw = rnd((size_t)OC * C, -1, 1), *db = rnd(OC, -1, 1);
 	float *dout = rnd((size_t)M * OC, -1, 1);
-	void *d_dinp = bdup(be, dinp, (size_t)M * C), *d_dw = bdup(be, dw, (size_t)OC * C), *d_db = bdup(be, db, OC);
+	void *d_dinp = bdup(be, dinp, (size_t)M * C), *d_dw = bdup(be, dw, (size_t)OC * C),
+	     *d_db = bdup(be, db, OC);
 	void *d_dout = bdup(be, dout, (size_t)M * OC);
-	assert_int_equal(be->matmul_backward(be, DTYPE_FP32, d_dinp, d_dw, d_db, d_dout, d_inp, d_w, M, C, OC), PS_OK);
+	assert_int_equal(
+	    be->matmul_backward(be, DTYPE_FP32, d_dinp, d_dw, d_db, d_dout, d_inp, d_w, M, C, OC), PS_OK);
 	cpu_matmul_backward(dinp, dw, db, dout, inp, w, M, C, OC);
 	same(be, d_dinp, dinp, (size_t)M * C, "matmul_backward dinp");
 	same(be, d_dw, dw, (size_t)OC * C, "matmul_backward dweight");
@@ -228,14 +235,16 @@ static void test_cpu_matmul_attention(void **state)
 	const int B = 3, T = 7, NH = 4, KVH = 2, HS = 5;
 	float *att = rnd((size_t)B * T * NH * HS, -1, 1), *lse = rnd((size_t)B * NH * T, -1, 1);
 	void *d_att = bdup(be, att, (size_t)B * T * NH * HS), *d_lse = bdup(be, lse, (size_t)B * NH * T);
-	assert_int_equal(be->attention_forward(be, DTYPE_FP32, d_att, d_lse, d_out, B, T, NH, KVH, HS), PS_OK);
+	assert_int_equal(be->attention_forward(be, DTYPE_FP32, d_att, d_lse, d_out, B, T, NH, KVH, HS),
+			 PS_OK);
 	cpu_attention_forward(att, lse, out, B, T, NH, KVH, HS);
 	same(be, d_att, att, (size_t)B * T * NH * HS, "attention_forward out");
 	same(be, d_lse, lse, (size_t)B * NH * T, "attention_forward lse");
 	float *dqkv = rnd((size_t)M * OC, -1, 1), *datt = rnd((size_t)B * T * NH * HS, -1, 1);
 	void *d_dqkv = bdup(be, dqkv, (size_t)M * OC), *d_datt = bdup(be, datt, (size_t)B * T * NH * HS);
-	assert_int_equal(be->attention_backward(be, DTYPE_FP32, d_dqkv, d_datt, d_out, d_att, d_lse, B, T, NH, KVH, HS),
-			 PS_OK);
+	assert_int_equal(
+	    be->attention_backward(be, DTYPE_FP32, d_dqkv, d_datt, d_out, d_att, d_lse, B, T, NH, KVH, HS),
+	    PS_OK);
 	cpu_attention_backward(dqkv, datt, out, att, lse, B, T, NH, KVH, HS);
 	same(be, d_dqkv, dqkv, (size_t)M * OC, "attention_backward dqkv");
 
@@ -253,7 +262,8 @@ static void test_cpu_elementwise(void **state)
 	const struct ps_backend *be = ps_backend_cpu();
 	const int M = 5, F = 19;
 	const size_t n = (size_t)M * 2 * F;
-	float *x = rnd(n, -3, 3), *y = rnd(n, -3, 3), *o = rnd(n, -1, 1), *g = rnd(n, -1, 1), *d = rnd(n, -1, 1);
+	float *x = rnd(n, -3, 3), *y = rnd(n, -3, 3), *o = rnd(n, -1, 1), *g = rnd(n, -1, 1),
+	      *d = rnd(n, -1, 1);
 	void *dx = bdup(be, x, n), *dy = bdup(be, y, n), *dop = bdup(be, o, n), *dg = bdup(be, g, n);
 	void *dd = bdup(be, d, n);
 
@@ -290,17 +300,20 @@ static void test_cpu_xent_optimizer(void **state)
 	const int M = 6, V = 50;
 	int targets[6] = {3, 49, 0, -1, 17, 50}; /* -1 and 50: ignored rows */
 	float *logits = rnd((size_t)M * V, -4, 4), losses[6], lse[6], *dl = rnd((size_t)M * V, -1, 1);
-	void *d_logits = bdup(be, logits, (size_t)M * V), *d_losses = bdup(be, losses, M), *d_lse = bdup(be, lse, M);
+	void *d_logits = bdup(be, logits, (size_t)M * V), *d_losses = bdup(be, losses, M),
+	     *d_lse = bdup(be, lse, M);
 	void *d_dl = bdup(be, dl, (size_t)M * V);
 	assert_int_equal(be->xent_forward(be, DTYPE_FP32, d_losses, d_lse, d_logits, targets, M, V), PS_OK);
 	cpu_xent_forward(losses, lse, logits, targets, M, V);
 	same(be, d_losses, losses, M, "xent_forward losses");
 	same(be, d_lse, lse, M, "xent_forward lse");
-	assert_int_equal(be->xent_backward(be, DTYPE_FP32, d_dl, d_logits, d_lse, targets, 0.5f, M, V), PS_OK);
+	assert_int_equal(be->xent_backward(be, DTYPE_FP32, d_dl, d_logits, d_lse, targets, 0.5f, M, V),
+			 PS_OK);
 	cpu_xent_backward(dl, logits, lse, targets, 0.5f, M, V);
 	same(be, d_dl, dl, (size_t)M * V, "xent_backward");
 	/* in place over the logits */
-	assert_int_equal(be->xent_backward(be, DTYPE_FP32, d_logits, d_logits, d_lse, targets, 0.5f, M, V), PS_OK);
+	assert_int_equal(be->xent_backward(be, DTYPE_FP32, d_logits, d_logits, d_lse, targets, 0.5f, M, V),
+			 PS_OK);
 	same(be, d_logits, dl, (size_t)M * V, "xent_backward in place");
 
 	const size_t n = 1000;
@@ -308,16 +321,16 @@ static void test_cpu_xent_optimizer(void **state)
 	float *p2 = fdup(p, n), *mas = fdup(p, n);
 	void *d_p = bdup(be, p, n), *d_g = bdup(be, gr, n), *d_m = bdup(be, m, n), *d_v = bdup(be, v, n);
 	void *d_p2 = bdup(be, p2, n), *d_mas = bdup(be, mas, n);
-	assert_int_equal(be->adamw_update(be, DTYPE_FP32, d_p, NULL, d_g, d_m, d_v, n, 1e-3f, 0.9f, 0.95f, 1e-8f, 0.1f,
-					  0.7f, 3),
+	assert_int_equal(be->adamw_update(be, DTYPE_FP32, d_p, NULL, d_g, d_m, d_v, n, 1e-3f, 0.9f, 0.95f,
+					  1e-8f, 0.1f, 0.7f, 3),
 			 PS_OK);
 	cpu_adamw_update(p, gr, m, v, n, 1e-3f, 0.9f, 0.95f, 1e-8f, 0.1f, 0.7f, 3);
 	same(be, d_p, p, n, "adamw param");
 	same(be, d_m, m, n, "adamw m");
 	same(be, d_v, v, n, "adamw v");
 	/* with a master copy: master updated, param = master */
-	assert_int_equal(be->adamw_update(be, DTYPE_FP32, d_p2, d_mas, d_g, d_m, d_v, n, 1e-3f, 0.9f, 0.95f, 1e-8f, 0.1f,
-					  1.0f, 4),
+	assert_int_equal(be->adamw_update(be, DTYPE_FP32, d_p2, d_mas, d_g, d_m, d_v, n, 1e-3f, 0.9f, 0.95f,
+					  1e-8f, 0.1f, 1.0f, 4),
 			 PS_OK);
 	cpu_adamw_update(mas, gr, m, v, n, 1e-3f, 0.9f, 0.95f, 1e-8f, 0.1f, 1.0f, 4);
 	same(be, d_mas, mas, n, "adamw master");
@@ -371,10 +384,10 @@ static void test_cuda_presence(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_bf16_conversion),    cmocka_unit_test(test_cpu_memory),
-		cmocka_unit_test(test_cpu_embed_norm),     cmocka_unit_test(test_cpu_matmul_attention),
-		cmocka_unit_test(test_cpu_elementwise),    cmocka_unit_test(test_cpu_xent_optimizer),
-		cmocka_unit_test(test_cuda_presence),
+	    cmocka_unit_test(test_bf16_conversion), cmocka_unit_test(test_cpu_memory),
+	    cmocka_unit_test(test_cpu_embed_norm),  cmocka_unit_test(test_cpu_matmul_attention),
+	    cmocka_unit_test(test_cpu_elementwise), cmocka_unit_test(test_cpu_xent_optimizer),
+	    cmocka_unit_test(test_cuda_presence),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -160,11 +160,23 @@ static void check_matmul(int M, int C, int OC, int with_bias)
 static void test_matmul(void **state)
 {
 	(void)state;
-	check_matmul(37, 53, 29, 1);
-	check_matmul(37, 53, 29, 0);
-	check_matmul(1, 7, 3, 1);
-	check_matmul(64, 96, 130, 1);
-	check_matmul(5, 300, 1, 0);
+	const int saved = cpu_threads_get();
+	const enum cpu_gemm_threads mode = cpu_gemm_threads_get();
+	/* both thread modes, with 2 threads: the split one cuts the larger
+	 * products (>= 2 MFLOP per thread) into row or column blocks */
+	for (int k = 0; k < 2; k++) {
+		cpu_gemm_threads_set(k ? CPU_GEMM_BLAS : CPU_GEMM_SPLIT);
+		cpu_threads_set(2);
+		check_matmul(37, 53, 29, 1);
+		check_matmul(37, 53, 29, 0);
+		check_matmul(1, 7, 3, 1);
+		check_matmul(64, 96, 130, 1);
+		check_matmul(5, 300, 1, 0);
+		check_matmul(67, 301, 190, 1); /* split by columns, odd edges */
+		check_matmul(250, 70, 190, 0); /* split by rows (dW: OC < C) */
+	}
+	cpu_gemm_threads_set(mode);
+	cpu_threads_set(saved);
 }
 
 static void check_attention(int B, int T, int NH, int KVH, int HS)

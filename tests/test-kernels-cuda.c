@@ -74,8 +74,14 @@ static float frand(float lo, float hi)
 	return lo + (hi - lo) * (float)((rng_state >> 40) & 0xffffff) / 16777216.0f;
 }
 
-static const char *dtn(ps_dtype dt) { return dt == DTYPE_BF16 ? "bf16" : dt == DTYPE_TF32 ? "tf32" : "fp32"; }
-static double tol_of(ps_dtype dt) { return dt == DTYPE_BF16 ? TOL_BF16 : dt == DTYPE_TF32 ? TOL_TF32 : TOL_FP32; }
+static const char *dtn(ps_dtype dt)
+{
+	return dt == DTYPE_BF16 ? "bf16" : dt == DTYPE_TF32 ? "tf32" : "fp32";
+}
+static double tol_of(ps_dtype dt)
+{
+	return dt == DTYPE_BF16 ? TOL_BF16 : dt == DTYPE_TF32 ? TOL_TF32 : TOL_FP32;
+}
 
 /* Round a host array to what storage dtype dt can hold. */
 static void quantise(float *x, size_t n, ps_dtype dt)
@@ -109,6 +115,20 @@ static void *dev(ps_dtype dt, const float *h, size_t n)
 	assert_int_equal(cu->alloc(cu, n * ps_backend_elem_bytes(dt), &d), PS_OK);
 	assert_true(ndbufs < MAXBUF);
 	dbufs[ndbufs++] = d;
+	assert_int_equal(cu->upload(cu, d, dt, h, n), PS_OK);
+	return d;
+}
+
+/* Like dev, but the tensor starts `off` elements into its allocation, so its
+ * address is only element-aligned (tensors inside one parameter buffer). */
+static void *dev_at(ps_dtype dt, const float *h, size_t n, size_t off)
+{
+	void *d = NULL;
+	const size_t es = ps_backend_elem_bytes(dt);
+	assert_int_equal(cu->alloc(cu, (n + off) * es, &d), PS_OK);
+	assert_true(ndbufs < MAXBUF);
+	dbufs[ndbufs++] = d;
+	d = (char *)d + off * es;
 	assert_int_equal(cu->upload(cu, d, dt, h, n), PS_OK);
 	return d;
 }
@@ -149,8 +169,8 @@ static double rel_l2(const float *got, const float *ref, const float *base, size
 }
 
 /* Compare device tensor d (storage dt, n elements) with the reference. */
-static void check(const char *what, ps_dtype dt, double tol, const void *d, const float *ref, const float *base,
-		  size_t n)
+static void check(const char *what, ps_dtype dt, double tol, const void *d, const float *ref,
+		  const float *base, size_t n)
 {
 	const float *got = back(dt, d, n);
 	double e = rel_l2(got, ref, base, n);
@@ -160,8 +180,8 @@ static void check(const char *what, ps_dtype dt, double tol, const void *d, cons
 		for (size_t i = 1; i < n; i++)
 			if (fabs((double)got[i] - ref[i]) > fabs((double)got[worst] - ref[worst]))
 				worst = i;
-		print_message("# %s: worst element %zu: cuda %.7g, reference %.7g\n", what, worst, (double)got[worst],
-			      (double)ref[worst]);
+		print_message("# %s: worst element %zu: cuda %.7g, reference %.7g\n", what, worst,
+			      (double)got[worst], (double)ref[worst]);
 		fail_msg("%s (%s): relative L2 error %.3g above %.0e", what, dtn(dt), e, tol);
 	}
 }
@@ -190,18 +210,20 @@ static void test_embed(void **state)
 		cpu_ref_embed_forward(ref, tokens, wte, wpe, B, T, C);
 		check("embed_forward", dt, tol_of(dt), d_out, ref, NULL, (size_t)M * C);
 		/* no positions */
-		assert_int_equal(cu->embed_forward(cu, dt, d_out, d_tok, dev(dt, wte, (size_t)V * C), NULL, B, T, C),
-				 PS_OK);
+		assert_int_equal(
+		    cu->embed_forward(cu, dt, d_out, d_tok, dev(dt, wte, (size_t)V * C), NULL, B, T, C),
+		    PS_OK);
 		cpu_ref_embed_forward(ref, tokens, wte, NULL, B, T, C);
 		check("embed_forward (no wpe)", dt, tol_of(dt), d_out, ref, NULL, (size_t)M * C);
 
 		float *dout = hrand((size_t)M * C, -1, 1, dt);
-		float *dwte0 = hrand((size_t)V * C, -0.1f, 0.1f, dt), *dwpe0 = hrand((size_t)T * C, -0.1f, 0.1f, dt);
+		float *dwte0 = hrand((size_t)V * C, -0.1f, 0.1f, dt),
+		      *dwpe0 = hrand((size_t)T * C, -0.1f, 0.1f, dt);
 		float *dwte = hcopy(dwte0, (size_t)V * C), *dwpe = hcopy(dwpe0, (size_t)T * C);
 		void *d_dwte = dev(dt, dwte, (size_t)V * C), *d_dwpe = dev(dt, dwpe, (size_t)T * C);
 		assert_int_equal(
-			cu->embed_backward(cu, dt, d_dwte, d_dwpe, dev(dt, dout, (size_t)M * C), d_tok, B, T, C),
-			PS_OK);
+		    cu->embed_backward(cu, dt, d_dwte, d_dwpe, dev(dt, dout, (size_t)M * C), d_tok, B, T, C),
+		    PS_OK);
 		cpu_ref_embed_backward(dwte, dwpe, dout, tokens, B, T, C);
 		check("embed_backward dwte", dt, tol_of(dt), d_dwte, dwte, dwte0, (size_t)V * C);
 		check("embed_backward dwpe", dt, tol_of(dt), d_dwpe, dwpe, dwpe0, (size_t)T * C);
@@ -214,15 +236,18 @@ static void norm_case(ps_dtype dt, int rms, int M, int C, int with_bias)
 	char what[64];
 	float *inp = hrand((size_t)M * C, -2, 3, dt), *w = hrand(C, 0.5f, 1.5f, dt);
 	float *bias = with_bias ? hrand(C, -0.5f, 0.5f, dt) : NULL;
-	float *out = hrand((size_t)M * C, -1, 1, dt), *mean = hrand(M, 0, 1, DTYPE_FP32), *rstd = hrand(M, 0, 1, DTYPE_FP32);
-	void *d_inp = dev(dt, inp, (size_t)M * C), *d_w = dev(dt, w, C), *d_b = bias ? dev(dt, bias, C) : NULL;
+	float *out = hrand((size_t)M * C, -1, 1, dt), *mean = hrand(M, 0, 1, DTYPE_FP32),
+	      *rstd = hrand(M, 0, 1, DTYPE_FP32);
+	void *d_inp = dev(dt, inp, (size_t)M * C), *d_w = dev(dt, w, C),
+	     *d_b = bias ? dev(dt, bias, C) : NULL;
 	void *d_out = dev(dt, out, (size_t)M * C);
 	float *d_mean = dev(DTYPE_FP32, mean, M), *d_rstd = dev(DTYPE_FP32, rstd, M);
 	if (rms) {
 		assert_int_equal(cu->rmsnorm_forward(cu, dt, d_out, d_rstd, d_inp, d_w, M, C), PS_OK);
 		cpu_ref_rmsnorm_forward(out, rstd, inp, w, M, C);
 	} else {
-		assert_int_equal(cu->layernorm_forward(cu, dt, d_out, d_mean, d_rstd, d_inp, d_w, d_b, M, C), PS_OK);
+		assert_int_equal(cu->layernorm_forward(cu, dt, d_out, d_mean, d_rstd, d_inp, d_w, d_b, M, C),
+				 PS_OK);
 		cpu_ref_layernorm_forward(out, mean, rstd, inp, w, bias, M, C);
 		snprintf(what, sizeof what, "%s_forward mean C=%d", nm, C);
 		check(what, DTYPE_FP32, TOL_FP32, d_mean, mean, NULL, M);
@@ -241,12 +266,13 @@ static void norm_case(ps_dtype dt, int rms, int M, int C, int with_bias)
 	void *d_dout = dev(dt, dout, (size_t)M * C);
 	assert_int_equal(cu->upload(cu, d_rstd, DTYPE_FP32, rstd, M), PS_OK);
 	if (rms) {
-		assert_int_equal(cu->rmsnorm_backward(cu, dt, d_dinp, d_dw, d_dout, d_inp, d_w, d_rstd, M, C), PS_OK);
+		assert_int_equal(cu->rmsnorm_backward(cu, dt, d_dinp, d_dw, d_dout, d_inp, d_w, d_rstd, M, C),
+				 PS_OK);
 		cpu_ref_rmsnorm_backward(dinp, dw, dout, inp, w, rstd, M, C);
 	} else {
 		assert_int_equal(cu->upload(cu, d_mean, DTYPE_FP32, mean, M), PS_OK);
-		assert_int_equal(cu->layernorm_backward(cu, dt, d_dinp, d_dw, with_bias ? d_db : NULL, d_dout, d_inp,
-							d_w, d_mean, d_rstd, M, C),
+		assert_int_equal(cu->layernorm_backward(cu, dt, d_dinp, d_dw, with_bias ? d_db : NULL, d_dout,
+							d_inp, d_w, d_mean, d_rstd, M, C),
 				 PS_OK);
 		cpu_ref_layernorm_backward(dinp, dw, with_bias ? db : NULL, dout, inp, w, mean, rstd, M, C);
 		if (with_bias) {
@@ -279,34 +305,36 @@ static void test_rmsnorm(void **state)
 	}
 }
 
-static void matmul_case(ps_dtype dt, int M, int C, int OC, int with_bias)
+static void matmul_case(ps_dtype dt, int M, int C, int OC, int with_bias, size_t off)
 {
 	char what[80];
+	const char *sfx = off ? " (unaligned)" : "";
 	const ps_dtype st = dt == DTYPE_TF32 ? DTYPE_FP32 : dt; /* storage for host rounding */
 	float *inp = hrand((size_t)M * C, -1, 1, st), *w = hrand((size_t)OC * C, -1, 1, st);
 	float *bias = with_bias ? hrand(OC, -1, 1, st) : NULL, *out = hrand((size_t)M * OC, -1, 1, st);
-	void *d_inp = dev(dt, inp, (size_t)M * C), *d_w = dev(dt, w, (size_t)OC * C);
-	void *d_b = bias ? dev(dt, bias, OC) : NULL, *d_out = dev(dt, out, (size_t)M * OC);
+	void *d_inp = dev_at(dt, inp, (size_t)M * C, off), *d_w = dev_at(dt, w, (size_t)OC * C, off);
+	void *d_b = bias ? dev_at(dt, bias, OC, off) : NULL, *d_out = dev_at(dt, out, (size_t)M * OC, off);
 	assert_int_equal(cu->matmul_forward(cu, dt, d_out, d_inp, d_w, d_b, M, C, OC), PS_OK);
 	cpu_ref_matmul_forward(out, inp, w, bias, M, C, OC);
-	snprintf(what, sizeof what, "matmul_forward %dx%dx%d%s", M, C, OC, with_bias ? "+b" : "");
+	snprintf(what, sizeof what, "matmul_forward %dx%dx%d%s%s", M, C, OC, with_bias ? "+b" : "", sfx);
 	check(what, dt, tol_of(dt), d_out, out, NULL, (size_t)M * OC);
 
 	float *dout = hrand((size_t)M * OC, -1, 1, st);
 	float *dinp0 = hrand((size_t)M * C, -0.5f, 0.5f, st), *dw0 = hrand((size_t)OC * C, -0.5f, 0.5f, st);
 	float *db0 = hrand(OC, -0.5f, 0.5f, st);
 	float *dinp = hcopy(dinp0, (size_t)M * C), *dw = hcopy(dw0, (size_t)OC * C), *db = hcopy(db0, OC);
-	void *d_dinp = dev(dt, dinp, (size_t)M * C), *d_dw = dev(dt, dw, (size_t)OC * C), *d_db = dev(dt, db, OC);
+	void *d_dinp = dev_at(dt, dinp, (size_t)M * C, off), *d_dw = dev_at(dt, dw, (size_t)OC * C, off);
+	void *d_db = dev_at(dt, db, OC, off);
 	assert_int_equal(cu->matmul_backward(cu, dt, d_dinp, d_dw, with_bias ? d_db : NULL,
-					     dev(dt, dout, (size_t)M * OC), d_inp, d_w, M, C, OC),
+					     dev_at(dt, dout, (size_t)M * OC, off), d_inp, d_w, M, C, OC),
 			 PS_OK);
 	cpu_ref_matmul_backward(dinp, dw, with_bias ? db : NULL, dout, inp, w, M, C, OC);
-	snprintf(what, sizeof what, "matmul_backward dinp %dx%dx%d", M, C, OC);
+	snprintf(what, sizeof what, "matmul_backward dinp %dx%dx%d%s", M, C, OC, sfx);
 	check(what, dt, tol_of(dt), d_dinp, dinp, dinp0, (size_t)M * C);
-	snprintf(what, sizeof what, "matmul_backward dweight %dx%dx%d", M, C, OC);
+	snprintf(what, sizeof what, "matmul_backward dweight %dx%dx%d%s", M, C, OC, sfx);
 	check(what, dt, tol_of(dt), d_dw, dw, dw0, (size_t)OC * C);
 	if (with_bias) {
-		snprintf(what, sizeof what, "matmul_backward dbias %dx%dx%d", M, C, OC);
+		snprintf(what, sizeof what, "matmul_backward dbias %dx%dx%d%s", M, C, OC, sfx);
 		/* the bias gradient is a plain sum: fp32 accuracy even for TF32 */
 		check(what, dt, dt == DTYPE_TF32 ? TOL_FP32 : tol_of(dt), d_db, db, db0, OC);
 	}
@@ -317,10 +345,11 @@ static void test_matmul(void **state)
 	(void)state;
 	const ps_dtype mdts[] = {DTYPE_FP32, DTYPE_TF32, DTYPE_BF16};
 	for (int k = 0; k < 3; k++) {
-		matmul_case(mdts[k], 37, 70, 53, 1);
-		matmul_case(mdts[k], 37, 70, 53, 0);
-		matmul_case(mdts[k], 256, 128, 384, 1); /* a shape cuBLASLt surely has kernels for */
-		matmul_case(mdts[k], 1, 8, 3, 1);
+		matmul_case(mdts[k], 37, 70, 53, 1, 0);
+		matmul_case(mdts[k], 37, 70, 53, 0, 0);
+		matmul_case(mdts[k], 256, 128, 384, 1, 0); /* a shape cuBLASLt surely has kernels for */
+		matmul_case(mdts[k], 256, 128, 384, 1, 1); /* same, operands only element-aligned */
+		matmul_case(mdts[k], 1, 8, 3, 1, 0);
 	}
 }
 
@@ -334,7 +363,8 @@ static void attention_case(ps_dtype dt, const struct attn_shape *s)
 	const int B = s->B, T = s->T, NH = s->NH, KVH = s->KVH, HS = s->HS;
 	const size_t nqkv = (size_t)B * T * (NH + 2 * KVH) * HS, nout = (size_t)B * T * NH * HS;
 	const size_t nl = (size_t)B * NH * T;
-	float *qkv = hrand(nqkv, -1.5f, 1.5f, dt), *out = hrand(nout, -1, 1, dt), *lse = hrand(nl, -1, 1, DTYPE_FP32);
+	float *qkv = hrand(nqkv, -1.5f, 1.5f, dt), *out = hrand(nout, -1, 1, dt),
+	      *lse = hrand(nl, -1, 1, DTYPE_FP32);
 	void *d_qkv = dev(dt, qkv, nqkv), *d_out = dev(dt, out, nout);
 	float *d_lse = dev(DTYPE_FP32, lse, nl);
 	assert_int_equal(cu->attention_forward(cu, dt, d_out, d_lse, d_qkv, B, T, NH, KVH, HS), PS_OK);
@@ -348,10 +378,11 @@ static void attention_case(ps_dtype dt, const struct attn_shape *s)
 	quantise(out, nout, dt);
 	assert_int_equal(cu->upload(cu, d_out, dt, out, nout), PS_OK);
 	assert_int_equal(cu->upload(cu, d_lse, DTYPE_FP32, lse, nl), PS_OK);
-	float *dout = hrand(nout, -1, 1, dt), *dqkv0 = hrand(nqkv, -0.1f, 0.1f, dt), *dqkv = hcopy(dqkv0, nqkv);
+	float *dout = hrand(nout, -1, 1, dt), *dqkv0 = hrand(nqkv, -0.1f, 0.1f, dt),
+	      *dqkv = hcopy(dqkv0, nqkv);
 	void *d_dqkv = dev(dt, dqkv, nqkv);
-	assert_int_equal(cu->attention_backward(cu, dt, d_dqkv, dev(dt, dout, nout), d_qkv, d_out, d_lse, B, T, NH, KVH,
-						HS),
+	assert_int_equal(cu->attention_backward(cu, dt, d_dqkv, dev(dt, dout, nout), d_qkv, d_out, d_lse, B,
+						T, NH, KVH, HS),
 			 PS_OK);
 	cpu_ref_attention_backward(dqkv, dout, qkv, out, lse, B, T, NH, KVH, HS);
 	snprintf(what, sizeof what, "attention_backward T%d H%d/%d hs%d", T, NH, KVH, HS);
@@ -365,8 +396,8 @@ static void test_attention(void **state)
 	 * CPU_ATTN_BLOCK; GQA in all but one; HS spans every register width and
 	 * the shared-memory opt-in (HS 256). */
 	static const struct attn_shape shapes[] = {
-		{2, 45, 4, 2, 32}, {1, 70, 6, 2, 64}, {2, 33, 2, 1, 80}, {1, 17, 4, 4, 128}, {1, 9, 2, 1, 256},
-		{1, 1, 2, 1, 16},
+	    {2, 45, 4, 2, 32},	{1, 70, 6, 2, 64}, {2, 33, 2, 1, 80},
+	    {1, 17, 4, 4, 128}, {1, 9, 2, 1, 256}, {1, 1, 2, 1, 16},
 	};
 	for (int k = 0; k < NDTS; k++)
 		for (size_t i = 0; i < sizeof shapes / sizeof *shapes; i++)
@@ -382,7 +413,8 @@ static void test_elementwise(void **state)
 		const ps_dtype dt = dts[k];
 		float *x = hrand(n, -4, 4, dt), *y = hrand(n, -4, 4, dt), *out = hrand(n, -1, 1, dt);
 		float *dout = hrand(n, -1, 1, dt), *g0 = hrand(n, -0.1f, 0.1f, dt), *g = hcopy(g0, n);
-		void *d_x = dev(dt, x, n), *d_y = dev(dt, y, n), *d_out = dev(dt, out, n), *d_dout = dev(dt, dout, n);
+		void *d_x = dev(dt, x, n), *d_y = dev(dt, y, n), *d_out = dev(dt, out, n),
+		     *d_dout = dev(dt, dout, n);
 		void *d_g = dev(dt, g, n);
 		assert_int_equal(cu->gelu_forward(cu, dt, d_out, d_x, n), PS_OK);
 		cpu_ref_gelu_forward(out, x, n);
@@ -437,7 +469,8 @@ static void test_xent(void **state)
 	for (int k = 0; k < NDTS; k++) {
 		const ps_dtype dt = dts[k];
 		const size_t n = (size_t)M * V;
-		float *logits = hrand(n, -6, 6, dt), *losses = hrand(M, 0, 1, DTYPE_FP32), *lse = hrand(M, 0, 1, DTYPE_FP32);
+		float *logits = hrand(n, -6, 6, dt), *losses = hrand(M, 0, 1, DTYPE_FP32),
+		      *lse = hrand(M, 0, 1, DTYPE_FP32);
 		void *d_logits = dev(dt, logits, n);
 		float *d_losses = dev(DTYPE_FP32, losses, M), *d_lse = dev(DTYPE_FP32, lse, M);
 		assert_int_equal(cu->xent_forward(cu, dt, d_losses, d_lse, d_logits, d_t, M, V), PS_OK);
@@ -454,7 +487,8 @@ static void test_xent(void **state)
 		cpu_ref_xent_backward(dl, logits, lse, targets, 0.5f, M, V);
 		check("xent_backward", dt, tol_of(dt), d_dl, dl, NULL, n);
 		/* in place over the logits */
-		assert_int_equal(cu->xent_backward(cu, dt, d_logits, d_logits, d_lse, d_t, 0.5f, M, V), PS_OK);
+		assert_int_equal(cu->xent_backward(cu, dt, d_logits, d_logits, d_lse, d_t, 0.5f, M, V),
+				 PS_OK);
 		check("xent_backward in place", dt, tol_of(dt), d_logits, dl, NULL, n);
 	}
 }
@@ -472,7 +506,8 @@ static void test_adamw(void **state)
 		float *p = hcopy(p0, n), *m = hcopy(m0, n), *v = hcopy(v0, n);
 		void *d_p = dev(dt, p, n), *d_g = dev(dt, g, n);
 		float *d_m = dev(DTYPE_FP32, m, n), *d_v = dev(DTYPE_FP32, v, n);
-		assert_int_equal(cu->adamw_update(cu, dt, d_p, NULL, d_g, d_m, d_v, n, lr, b1, b2, eps, wd, gs, 3), PS_OK);
+		assert_int_equal(
+		    cu->adamw_update(cu, dt, d_p, NULL, d_g, d_m, d_v, n, lr, b1, b2, eps, wd, gs, 3), PS_OK);
 		cpu_ref_adamw_update(p, g, m, v, n, lr, b1, b2, eps, wd, gs, 3);
 		check("adamw m", DTYPE_FP32, TOL_FP32, d_m, m, m0, n);
 		check("adamw v", DTYPE_FP32, TOL_FP32, d_v, v, v0, n);
@@ -488,8 +523,9 @@ static void test_adamw(void **state)
 		float *d_mas = dev(DTYPE_FP32, mas, n);
 		assert_int_equal(cu->upload(cu, d_m, DTYPE_FP32, m, n), PS_OK);
 		assert_int_equal(cu->upload(cu, d_v, DTYPE_FP32, v, n), PS_OK);
-		assert_int_equal(cu->adamw_update(cu, dt, d_p2, d_mas, d_g, d_m, d_v, n, lr, b1, b2, eps, wd, gs, 7),
-				 PS_OK);
+		assert_int_equal(
+		    cu->adamw_update(cu, dt, d_p2, d_mas, d_g, d_m, d_v, n, lr, b1, b2, eps, wd, gs, 7),
+		    PS_OK);
 		cpu_ref_adamw_update(mas, g, m, v, n, lr, b1, b2, eps, wd, gs, 7);
 		check("adamw master (update)", DTYPE_FP32, TOL_FP32, d_mas, mas, mas0, n);
 		check("adamw param from master", dt, tol_of(dt), d_p2, mas, NULL, n);
@@ -509,7 +545,8 @@ static void test_gradnorm(void **state)
 		for (size_t i = 0; i < n; i++)
 			want += (double)g[i] * g[i];
 		assert_int_equal(cu->sumsq(cu, dt, d_g, n, &ss), PS_OK);
-		print_message("# sumsq %s: cuda %.10g exact %.10g cpu_sumsq %.10g\n", dtn(dt), ss, want, cpu_sumsq(g, n));
+		print_message("# sumsq %s: cuda %.10g exact %.10g cpu_sumsq %.10g\n", dtn(dt), ss, want,
+			      cpu_sumsq(g, n));
 		assert_true(fabs(ss - want) <= 1e-6 * want);
 
 		float *gs = hcopy(g, n);
@@ -571,16 +608,16 @@ int main(void)
 		return 0;
 	}
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_teardown(test_errors, teardown),
-		cmocka_unit_test_teardown(test_embed, teardown),
-		cmocka_unit_test_teardown(test_layernorm, teardown),
-		cmocka_unit_test_teardown(test_rmsnorm, teardown),
-		cmocka_unit_test_teardown(test_matmul, teardown),
-		cmocka_unit_test_teardown(test_attention, teardown),
-		cmocka_unit_test_teardown(test_elementwise, teardown),
-		cmocka_unit_test_teardown(test_xent, teardown),
-		cmocka_unit_test_teardown(test_adamw, teardown),
-		cmocka_unit_test_teardown(test_gradnorm, teardown),
+	    cmocka_unit_test_teardown(test_errors, teardown),
+	    cmocka_unit_test_teardown(test_embed, teardown),
+	    cmocka_unit_test_teardown(test_layernorm, teardown),
+	    cmocka_unit_test_teardown(test_rmsnorm, teardown),
+	    cmocka_unit_test_teardown(test_matmul, teardown),
+	    cmocka_unit_test_teardown(test_attention, teardown),
+	    cmocka_unit_test_teardown(test_elementwise, teardown),
+	    cmocka_unit_test_teardown(test_xent, teardown),
+	    cmocka_unit_test_teardown(test_adamw, teardown),
+	    cmocka_unit_test_teardown(test_gradnorm, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

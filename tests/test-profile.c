@@ -49,6 +49,34 @@ static void test_stats(void **state)
 	assert_true(med == 1 && mad == 0 && ci == 0);
 }
 
+static void test_combine(void **state)
+{
+	(void)state;
+	/* Three passes: medians 10, 30, 11 (a burst of load in pass 2), MADs
+	 * 1, 2, 0.5: median of medians 11; MAD of medians |10-11|,|30-11|,0
+	 * -> 1; median of MADs 1; spread max(1, 1) = 1; reps summed. */
+	struct ps_kernel_sample p[3];
+	memset(p, 0, sizeof p);
+	double med[3] = {10, 30, 11}, mad[3] = {1, 2, 0.5};
+	for (int i = 0; i < 3; i++) {
+		snprintf(p[i].op, sizeof p[i].op, "gelu_fwd");
+		p[i].n = 4096;
+		p[i].median_s = med[i];
+		p[i].spread_s = mad[i];
+		p[i].reps = 5 + i;
+	}
+	struct ps_kernel_sample out;
+	profile_combine(p, 3, &out);
+	assert_string_equal(out.op, "gelu_fwd");
+	assert_true(out.n == 4096 && out.median_s == 11 && out.spread_s == 1 && out.reps == 18);
+	/* Medians far apart: the spread across passes dominates. */
+	p[0].median_s = 2, p[2].median_s = 20;
+	profile_combine(p, 3, &out);
+	assert_true(out.median_s == 20 && out.spread_s == 10);
+	profile_combine(p, 1, &out);
+	assert_true(out.median_s == 2 && out.spread_s == 1 && out.reps == 5);
+}
+
 static void test_grid(void **state)
 {
 	(void)state;
@@ -359,10 +387,11 @@ static void test_verb_cuda(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_stats),	cmocka_unit_test(test_grid),
-	    cmocka_unit_test(test_fingerprint), cmocka_unit_test(test_measure_one),
-	    cmocka_unit_test(test_csv),		cmocka_unit_test(test_verb_tiny),
-	    cmocka_unit_test(test_verb_import), cmocka_unit_test(test_verb_cuda),
+	    cmocka_unit_test(test_stats),	cmocka_unit_test(test_combine),
+	    cmocka_unit_test(test_grid),	cmocka_unit_test(test_fingerprint),
+	    cmocka_unit_test(test_measure_one), cmocka_unit_test(test_csv),
+	    cmocka_unit_test(test_verb_tiny),	cmocka_unit_test(test_verb_import),
+	    cmocka_unit_test(test_verb_cuda),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -27,7 +27,8 @@
  *
  * RULES
  *   - No kernel allocates: every buffer is caller-owned.  Attention keeps its
- *     one score tile per thread (CPU_ATTN_BLOCK^2 floats, a few KiB) on the
+ *     tiles (at most two CPU_ATTN_BLOCK^2 score tiles and a transposed
+ *     64 x CPU_ATTN_BLOCK key/value block per thread, under 8 KiB) on the
  *     thread's stack; nothing else needs scratch.
  *   - Backward kernels ACCUMULATE (+=) into their gradient outputs, so the
  *     caller zeroes gradients once before a backward pass (shared weights
@@ -42,14 +43,20 @@
  *
  * THREADS
  *   Kernels parallelise with OpenMP over omp_get_max_threads() threads.
- *   Matrix products go to cblas_sgemm, always called from OUTSIDE OpenMP
- *   parallel regions, so OpenBLAS's own threads never run inside ours
- *   (no oversubscription).  cpu_threads_set(n) sets both the OpenMP team size
- *   and the OpenBLAS thread count to n; call it once before timing or
- *   training (callers must not change them behind its back).
- *   Results do not depend on the thread count except through the order of
- *   floating-point sums in cpu_sumsq (double accumulation) — row and column
+ *   Matrix products go to cblas_sgemm in one of two ways
+ *   (cpu_gemm_threads_set): split across the OpenMP team with OpenBLAS
+ *   single-threaded (default), or whole on OpenBLAS's own threads called from
+ *   outside any OpenMP region.  Either way no more than n threads compute at
+ *   once (no oversubscription).  cpu_threads_set(n) sets the OpenMP team size
+ *   and the matching OpenBLAS thread count (1 or n); call it once before
+ *   timing or training (callers must not change them behind its back).
+ *   Our kernels' results do not depend on the thread count: row and column
  *   reductions are partitioned so each output is summed in a fixed order.
+ *   Exceptions: cpu_sumsq (partial sums per thread, accumulated in double)
+ *   and whatever OpenBLAS does inside sgemm.
+ *   Attention and the cross-entropy exp loops also carry an AVX2/FMA copy
+ *   chosen at load time on CPUs that have it (GCC target_clones), so the
+ *   last bits of their results can differ between machines.
  */
 #ifndef PS_KERNELS_CPU_H
 #define PS_KERNELS_CPU_H
@@ -64,10 +71,22 @@
 
 /* ---- threads and BLAS identity ------------------------------------------ */
 
-/* Use n threads (n >= 1) for OpenMP kernels and for OpenBLAS sgemm. */
+/* Use n threads (n >= 1) for OpenMP kernels and for sgemm. */
 void cpu_threads_set(int n);
 /* The OpenMP team size kernels use now. */
 int cpu_threads_get(void);
+/* How matrix products use the threads of cpu_threads_set:
+ *   CPU_GEMM_SPLIT (default): each product is cut into one block of output
+ *     rows or columns per thread, run by the OpenMP team, every block a
+ *     single-threaded cblas_sgemm (OpenBLAS set to 1 thread).  Only one pool
+ *     of n threads ever exists, so OpenBLAS's idle workers never compete
+ *     with the OpenMP ones (which they do on a loaded or small machine).
+ *   CPU_GEMM_BLAS: OpenBLAS runs each sgemm on its own n threads, called
+ *     from outside any OpenMP region.
+ * Call cpu_threads_set after changing it. */
+enum cpu_gemm_threads { CPU_GEMM_SPLIT = 0, CPU_GEMM_BLAS = 1 };
+void cpu_gemm_threads_set(enum cpu_gemm_threads how);
+enum cpu_gemm_threads cpu_gemm_threads_get(void);
 /* OpenBLAS kernel core in use ("Haswell", ...) and build configuration
  * string; "unknown" when the BLAS is not OpenBLAS.  Static strings. */
 const char *cpu_blas_corename(void);

@@ -1,9 +1,11 @@
 /* threads.c — one place that sets how many threads the CPU kernels use, for
- * OpenMP and for OpenBLAS together, and reports which BLAS core runs.
+ * OpenMP and for OpenBLAS together, how matrix products use them, and which
+ * BLAS core runs.
  *
- * Kernels call sgemm only outside their OpenMP regions, so giving both the
- * same count never runs more threads than cores asked for.  This file does
- * not pin threads to cores. */
+ * In CPU_GEMM_SPLIT mode OpenBLAS is held at one thread and matmul.c splits
+ * each product over the OpenMP team; in CPU_GEMM_BLAS mode OpenBLAS gets the
+ * n threads and is only called outside OpenMP regions.  Either way at most n
+ * threads compute.  This file does not pin threads to cores. */
 #include "config.h"
 
 #include <cblas.h>
@@ -13,6 +15,15 @@
 
 #include "kernels.h"
 
+static enum cpu_gemm_threads gemm_mode = CPU_GEMM_SPLIT;
+
+void cpu_gemm_threads_set(enum cpu_gemm_threads how)
+{
+	gemm_mode = how == CPU_GEMM_BLAS ? CPU_GEMM_BLAS : CPU_GEMM_SPLIT;
+}
+
+enum cpu_gemm_threads cpu_gemm_threads_get(void) { return gemm_mode; }
+
 void cpu_threads_set(int n)
 {
 	if (n < 1)
@@ -21,7 +32,7 @@ void cpu_threads_set(int n)
 	omp_set_num_threads(n);
 #endif
 #ifdef OPENBLAS_VERSION
-	openblas_set_num_threads(n);
+	openblas_set_num_threads(gemm_mode == CPU_GEMM_BLAS ? n : 1);
 #endif
 }
 

@@ -12,7 +12,8 @@
 
 template <typename T> __global__ void gelu_fwd_kernel(T *out, const T *inp, size_t n)
 {
-	for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < n; i += (size_t)gridDim.x * blockDim.x) {
+	for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < n;
+	     i += (size_t)gridDim.x * blockDim.x) {
 		float x = ld(inp + i);
 		float u = GELU_K * (x + GELU_A * x * x * x);
 		st(out + i, x / (1.0f + expf(-2.0f * u)));
@@ -21,7 +22,8 @@ template <typename T> __global__ void gelu_fwd_kernel(T *out, const T *inp, size
 
 template <typename T> __global__ void gelu_bwd_kernel(T *dinp, const T *inp, const T *dout, size_t n)
 {
-	for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < n; i += (size_t)gridDim.x * blockDim.x) {
+	for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < n;
+	     i += (size_t)gridDim.x * blockDim.x) {
 		float x = ld(inp + i);
 		float u = GELU_K * (x + GELU_A * x * x * x);
 		float sg = 1.0f / (1.0f + expf(-2.0f * u));
@@ -33,7 +35,8 @@ template <typename T> __global__ void gelu_bwd_kernel(T *dinp, const T *inp, con
 template <typename T> __global__ void swiglu_fwd_kernel(T *out, const T *inp, int M, int F)
 {
 	const size_t n = (size_t)M * F;
-	for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < n; i += (size_t)gridDim.x * blockDim.x) {
+	for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < n;
+	     i += (size_t)gridDim.x * blockDim.x) {
 		size_t r = i / (size_t)F, c = i % (size_t)F;
 		const T *row = inp + r * 2 * (size_t)F;
 		float a = ld(row + c), b = ld(row + F + c);
@@ -44,7 +47,8 @@ template <typename T> __global__ void swiglu_fwd_kernel(T *out, const T *inp, in
 template <typename T> __global__ void swiglu_bwd_kernel(T *dinp, const T *inp, const T *dout, int M, int F)
 {
 	const size_t n = (size_t)M * F;
-	for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < n; i += (size_t)gridDim.x * blockDim.x) {
+	for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < n;
+	     i += (size_t)gridDim.x * blockDim.x) {
 		size_t r = i / (size_t)F, c = i % (size_t)F;
 		const T *row = inp + r * 2 * (size_t)F;
 		T *drow = dinp + r * 2 * (size_t)F;
@@ -58,19 +62,22 @@ template <typename T> __global__ void swiglu_bwd_kernel(T *dinp, const T *inp, c
 /* out may equal a or b: each element is read before it is written. */
 template <typename T> __global__ void residual_fwd_kernel(T *out, const T *a, const T *b, size_t n)
 {
-	for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < n; i += (size_t)gridDim.x * blockDim.x)
+	for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < n;
+	     i += (size_t)gridDim.x * blockDim.x)
 		st(out + i, ld(a + i) + ld(b + i));
 }
 
 template <typename T> __global__ void accumulate_kernel(T *d, const T *dout, size_t n)
 {
-	for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < n; i += (size_t)gridDim.x * blockDim.x)
+	for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < n;
+	     i += (size_t)gridDim.x * blockDim.x)
 		st(d + i, ld(d + i) + ld(dout + i));
 }
 
 template <typename T> static int gelu_fwd(void *out, const void *inp, size_t n)
 {
-	gelu_fwd_kernel<T><<<cu_grid_1d(n, ACT_THREADS), ACT_THREADS, 0, ps_cuda_g.stream>>>((T *)out, (const T *)inp, n);
+	gelu_fwd_kernel<T>
+	    <<<cu_grid_1d(n, ACT_THREADS), ACT_THREADS, 0, ps_cuda_g.stream>>>((T *)out, (const T *)inp, n);
 	CU_LAUNCH_CHECK("gelu_fwd_kernel");
 	return PS_OK;
 }
@@ -78,7 +85,7 @@ template <typename T> static int gelu_fwd(void *out, const void *inp, size_t n)
 template <typename T> static int gelu_bwd(void *dinp, const void *inp, const void *dout, size_t n)
 {
 	gelu_bwd_kernel<T><<<cu_grid_1d(n, ACT_THREADS), ACT_THREADS, 0, ps_cuda_g.stream>>>(
-		(T *)dinp, (const T *)inp, (const T *)dout, n);
+	    (T *)dinp, (const T *)inp, (const T *)dout, n);
 	CU_LAUNCH_CHECK("gelu_bwd_kernel");
 	return PS_OK;
 }
@@ -86,8 +93,8 @@ template <typename T> static int gelu_bwd(void *dinp, const void *inp, const voi
 template <typename T> static int swiglu_fwd(void *out, const void *inp, int M, int F)
 {
 	size_t n = (size_t)M * (size_t)F;
-	swiglu_fwd_kernel<T><<<cu_grid_1d(n, ACT_THREADS), ACT_THREADS, 0, ps_cuda_g.stream>>>((T *)out, (const T *)inp,
-											       M, F);
+	swiglu_fwd_kernel<T><<<cu_grid_1d(n, ACT_THREADS), ACT_THREADS, 0, ps_cuda_g.stream>>>(
+	    (T *)out, (const T *)inp, M, F);
 	CU_LAUNCH_CHECK("swiglu_fwd_kernel");
 	return PS_OK;
 }
@@ -96,7 +103,7 @@ template <typename T> static int swiglu_bwd(void *dinp, const void *inp, const v
 {
 	size_t n = (size_t)M * (size_t)F;
 	swiglu_bwd_kernel<T><<<cu_grid_1d(n, ACT_THREADS), ACT_THREADS, 0, ps_cuda_g.stream>>>(
-		(T *)dinp, (const T *)inp, (const T *)dout, M, F);
+	    (T *)dinp, (const T *)inp, (const T *)dout, M, F);
 	CU_LAUNCH_CHECK("swiglu_bwd_kernel");
 	return PS_OK;
 }
@@ -104,7 +111,7 @@ template <typename T> static int swiglu_bwd(void *dinp, const void *inp, const v
 template <typename T> static int residual_fwd(void *out, const void *a, const void *b, size_t n)
 {
 	residual_fwd_kernel<T><<<cu_grid_1d(n, ACT_THREADS), ACT_THREADS, 0, ps_cuda_g.stream>>>(
-		(T *)out, (const T *)a, (const T *)b, n);
+	    (T *)out, (const T *)a, (const T *)b, n);
 	CU_LAUNCH_CHECK("residual_fwd_kernel");
 	return PS_OK;
 }

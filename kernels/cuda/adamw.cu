@@ -18,9 +18,11 @@
 
 template <typename T>
 __global__ void adamw_kernel(T *param, float *master, const T *grad, float *m, float *v, size_t n, float lr,
-			     float beta1, float beta2, float eps, float wd, float grad_scale, float ib1, float ib2)
+			     float beta1, float beta2, float eps, float wd, float grad_scale, float ib1,
+			     float ib2)
 {
-	for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < n; i += (size_t)gridDim.x * blockDim.x) {
+	for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < n;
+	     i += (size_t)gridDim.x * blockDim.x) {
 		const float g = ld(grad + i) * grad_scale;
 		const float mi = beta1 * m[i] + (1.0f - beta1) * g;
 		const float vi = beta2 * v[i] + (1.0f - beta2) * g * g;
@@ -38,7 +40,8 @@ template <typename T> __global__ void sumsq_kernel(double *partial, const T *x, 
 {
 	__shared__ double sh[32];
 	double s = 0.0;
-	for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < n; i += (size_t)gridDim.x * blockDim.x) {
+	for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < n;
+	     i += (size_t)gridDim.x * blockDim.x) {
 		const float xv = ld(x + i);
 		s += (double)(xv * xv);
 	}
@@ -57,16 +60,17 @@ template <typename T> __global__ void sumsq_kernel(double *partial, const T *x, 
 
 template <typename T> __global__ void scale_kernel(T *x, size_t n, float s)
 {
-	for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < n; i += (size_t)gridDim.x * blockDim.x)
+	for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < n;
+	     i += (size_t)gridDim.x * blockDim.x)
 		st(x + i, ld(x + i) * s);
 }
 
 template <typename T>
-static int adamw(void *param, float *master, const void *grad, float *m, float *v, size_t n, float lr, float beta1,
-		 float beta2, float eps, float wd, float grad_scale, float ib1, float ib2)
+static int adamw(void *param, float *master, const void *grad, float *m, float *v, size_t n, float lr,
+		 float beta1, float beta2, float eps, float wd, float grad_scale, float ib1, float ib2)
 {
 	adamw_kernel<T><<<cu_grid_1d(n, OPT_THREADS), OPT_THREADS, 0, ps_cuda_g.stream>>>(
-		(T *)param, master, (const T *)grad, m, v, n, lr, beta1, beta2, eps, wd, grad_scale, ib1, ib2);
+	    (T *)param, master, (const T *)grad, m, v, n, lr, beta1, beta2, eps, wd, grad_scale, ib1, ib2);
 	CU_LAUNCH_CHECK("adamw_kernel");
 	return PS_OK;
 }
@@ -83,7 +87,8 @@ template <typename T> static int sumsq(const void *x, size_t n, double *out)
 	sumsq_kernel<T><<<blocks, OPT_THREADS, 0, ps_cuda_g.stream>>>((double *)scr, (const T *)x, n);
 	CU_LAUNCH_CHECK("sumsq_kernel");
 	double part[SUMSQ_MAX_BLOCKS];
-	CU_CHECK(cudaMemcpyAsync(part, scr, blocks * sizeof(double), cudaMemcpyDeviceToHost, ps_cuda_g.stream));
+	CU_CHECK(
+	    cudaMemcpyAsync(part, scr, blocks * sizeof(double), cudaMemcpyDeviceToHost, ps_cuda_g.stream));
 	CU_CHECK(cudaStreamSynchronize(ps_cuda_g.stream));
 	double s = 0.0;
 	for (unsigned i = 0; i < blocks; i++)
@@ -100,16 +105,16 @@ template <typename T> static int scale(void *x, size_t n, float s)
 }
 
 extern "C" int ps_cuda_adamw_update(int dt, void *param, float *master, const void *grad, float *m, float *v,
-				    size_t n, float lr, float beta1, float beta2, float eps, float weight_decay,
-				    float grad_scale, int t)
+				    size_t n, float lr, float beta1, float beta2, float eps,
+				    float weight_decay, float grad_scale, int t)
 {
 	CU_DT_CHECK(dt);
 	if (!n)
 		return PS_OK;
 	const float bc1 = (float)(1.0 - pow((double)beta1, (double)t));
 	const float bc2 = (float)(1.0 - pow((double)beta2, (double)t));
-	return CU_DISPATCH(dt, adamw, param, master, grad, m, v, n, lr, beta1, beta2, eps, weight_decay, grad_scale,
-			   1.0f / bc1, 1.0f / bc2);
+	return CU_DISPATCH(dt, adamw, param, master, grad, m, v, n, lr, beta1, beta2, eps, weight_decay,
+			   grad_scale, 1.0f / bc1, 1.0f / bc2);
 }
 
 extern "C" int ps_cuda_sumsq(int dt, const void *x, size_t n, double *out)

@@ -27,13 +27,13 @@
 
 template <typename T, int DPL>
 __global__ void __launch_bounds__(ATT_WARPS * 32)
-	attn_fwd_kernel(T *out, float *lse, const T *qkv, int T_, int NH, int KVH, int HS, float scale)
+    attn_fwd_kernel(T *out, float *lse, const T *qkv, int T_, int NH, int KVH, int HS, float scale)
 {
 	extern __shared__ float smem[];
-	const int HSP = HS + 1; /* padded row: lane-per-key dot products hit distinct banks */
-	float *Ks = smem;                  /* [ATT_BK][HSP] */
-	float *Vs = Ks + ATT_BK * HSP;     /* [ATT_BK][HS] */
-	float *Qs = Vs + ATT_BK * HS;      /* [ATT_WARPS][HS] */
+	const int HSP = HS + 1;	       /* padded row: lane-per-key dot products hit distinct banks */
+	float *Ks = smem;	       /* [ATT_BK][HSP] */
+	float *Vs = Ks + ATT_BK * HSP; /* [ATT_BK][HS] */
+	float *Qs = Vs + ATT_BK * HS;  /* [ATT_WARPS][HS] */
 	const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
 	const int b = blockIdx.z, h = blockIdx.y, g = h / (NH / KVH);
 	const int tq0 = blockIdx.x * ATT_WARPS, t = tq0 + warp;
@@ -134,12 +134,12 @@ __global__ void attn_bwd_rowdot_kernel(float *D, const T *dout, const T *out, in
 
 template <typename T, int DPL>
 __global__ void __launch_bounds__(ATT_WARPS * 32)
-	attn_bwd_dq_kernel(T *dqkv, const T *dout, const T *qkv, const float *lse, const float *D, int T_, int NH,
-			   int KVH, int HS, float scale)
+    attn_bwd_dq_kernel(T *dqkv, const T *dout, const T *qkv, const float *lse, const float *D, int T_, int NH,
+		       int KVH, int HS, float scale)
 {
 	extern __shared__ float smem[];
 	const int HSP = HS + 1;
-	float *Ks = smem;              /* [ATT_BK][HSP] */
+	float *Ks = smem;	       /* [ATT_BK][HSP] */
 	float *Vs = Ks + ATT_BK * HSP; /* [ATT_BK][HSP] */
 	float *Qs = Vs + ATT_BK * HSP; /* [ATT_WARPS][HS] */
 	float *dOs = Qs + ATT_WARPS * HS;
@@ -215,17 +215,17 @@ __global__ void __launch_bounds__(ATT_WARPS * 32)
 
 template <typename T, int DPL>
 __global__ void __launch_bounds__(ATT_WARPS * 32)
-	attn_bwd_dkdv_kernel(T *dqkv, const T *dout, const T *qkv, const float *lse, const float *D, int T_, int NH,
-			     int KVH, int HS, float scale)
+    attn_bwd_dkdv_kernel(T *dqkv, const T *dout, const T *qkv, const float *lse, const float *D, int T_,
+			 int NH, int KVH, int HS, float scale)
 {
 	extern __shared__ float smem[];
 	const int HSP = HS + 1;
-	float *Qt = smem;                  /* [ATT_BK][HSP] query rows of the tile */
-	float *dOt = Qt + ATT_BK * HSP;    /* [ATT_BK][HSP] */
-	float *Kw = dOt + ATT_BK * HSP;    /* [ATT_WARPS][HS] each warp's key row */
-	float *Vw = Kw + ATT_WARPS * HS;   /* [ATT_WARPS][HS] */
-	float *lt = Vw + ATT_WARPS * HS;   /* [ATT_BK] */
-	float *Dt = lt + ATT_BK;           /* [ATT_BK] */
+	float *Qt = smem;		 /* [ATT_BK][HSP] query rows of the tile */
+	float *dOt = Qt + ATT_BK * HSP;	 /* [ATT_BK][HSP] */
+	float *Kw = dOt + ATT_BK * HSP;	 /* [ATT_WARPS][HS] each warp's key row */
+	float *Vw = Kw + ATT_WARPS * HS; /* [ATT_WARPS][HS] */
+	float *lt = Vw + ATT_WARPS * HS; /* [ATT_BK] */
+	float *Dt = lt + ATT_BK;	 /* [ATT_BK] */
 	const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
 	const int b = blockIdx.z, g = blockIdx.y, G = NH / KVH;
 	const int j0 = blockIdx.x * ATT_WARPS, j = j0 + warp;
@@ -312,21 +312,29 @@ __global__ void __launch_bounds__(ATT_WARPS * 32)
 
 /* ---- host side ------------------------------------------------------------------ */
 
-static size_t fwd_smem(int HS) { return sizeof(float) * ((size_t)ATT_BK * (HS + 1) + (size_t)(ATT_BK + ATT_WARPS) * HS); }
-static size_t dq_smem(int HS) { return sizeof(float) * (2 * (size_t)ATT_BK * (HS + 1) + 2 * (size_t)ATT_WARPS * HS); }
+static size_t fwd_smem(int HS)
+{
+	return sizeof(float) * ((size_t)ATT_BK * (HS + 1) + (size_t)(ATT_BK + ATT_WARPS) * HS);
+}
+static size_t dq_smem(int HS)
+{
+	return sizeof(float) * (2 * (size_t)ATT_BK * (HS + 1) + 2 * (size_t)ATT_WARPS * HS);
+}
 static size_t dkdv_smem(int HS)
 {
-	return sizeof(float) * (2 * (size_t)ATT_BK * (HS + 1) + 2 * (size_t)ATT_WARPS * HS + 2 * (size_t)ATT_BK);
+	return sizeof(float) *
+	       (2 * (size_t)ATT_BK * (HS + 1) + 2 * (size_t)ATT_WARPS * HS + 2 * (size_t)ATT_BK);
 }
 
 /* Allow `bytes` of dynamic shared memory for kernel k (opt-in above 48 KiB). */
 template <typename K> static int smem_allow(K kernel, size_t bytes, const char *name)
 {
 	if (bytes > ps_cuda_g.smem_optin_bytes)
-		return PS_ERROR(PS_ERR_UNSUPPORTED, "%s: needs %zu bytes of shared memory, device allows %zu", name,
-				bytes, ps_cuda_g.smem_optin_bytes);
+		return PS_ERROR(PS_ERR_UNSUPPORTED, "%s: needs %zu bytes of shared memory, device allows %zu",
+				name, bytes, ps_cuda_g.smem_optin_bytes);
 	if (bytes > 48 * 1024)
-		CU_CHECK(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)bytes));
+		CU_CHECK(
+		    cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)bytes));
 	return PS_OK;
 }
 
@@ -338,15 +346,15 @@ static int attn_fwd(void *out, float *lse, const void *qkv, int B, int T_, int N
 	if (rc != PS_OK)
 		return rc;
 	dim3 grid((unsigned)((T_ + ATT_WARPS - 1) / ATT_WARPS), (unsigned)NH, (unsigned)B);
-	attn_fwd_kernel<T, DPL><<<grid, ATT_WARPS * 32, sm, ps_cuda_g.stream>>>((T *)out, lse, (const T *)qkv, T_, NH,
-										 KVH, HS, 1.0f / sqrtf((float)HS));
+	attn_fwd_kernel<T, DPL><<<grid, ATT_WARPS * 32, sm, ps_cuda_g.stream>>>(
+	    (T *)out, lse, (const T *)qkv, T_, NH, KVH, HS, 1.0f / sqrtf((float)HS));
 	CU_LAUNCH_CHECK("attn_fwd_kernel");
 	return PS_OK;
 }
 
 template <typename T, int DPL>
-static int attn_bwd(void *dqkv, const void *dout, const void *qkv, const void *out, const float *lse, int B, int T_,
-		    int NH, int KVH, int HS)
+static int attn_bwd(void *dqkv, const void *dout, const void *qkv, const void *out, const float *lse, int B,
+		    int T_, int NH, int KVH, int HS)
 {
 	const float scale = 1.0f / sqrtf((float)HS);
 	const size_t nrows = (size_t)B * NH * T_;
@@ -356,7 +364,7 @@ static int attn_bwd(void *dqkv, const void *dout, const void *qkv, const void *o
 		return rc;
 	float *D = (float *)scr;
 	attn_bwd_rowdot_kernel<T><<<(unsigned)((nrows + 7) / 8), 256, 0, ps_cuda_g.stream>>>(
-		D, (const T *)dout, (const T *)out, B, T_, NH, HS);
+	    D, (const T *)dout, (const T *)out, B, T_, NH, HS);
 	CU_LAUNCH_CHECK("attn_bwd_rowdot_kernel");
 
 	const size_t sq = dq_smem(HS), skv = dkdv_smem(HS);
@@ -365,10 +373,12 @@ static int attn_bwd(void *dqkv, const void *dout, const void *qkv, const void *o
 	if ((rc = smem_allow(attn_bwd_dkdv_kernel<T, DPL>, skv, "attn_bwd_dkdv_kernel")) != PS_OK)
 		return rc;
 	const unsigned nb = (unsigned)((T_ + ATT_WARPS - 1) / ATT_WARPS);
-	attn_bwd_dq_kernel<T, DPL><<<dim3(nb, (unsigned)NH, (unsigned)B), ATT_WARPS * 32, sq, ps_cuda_g.stream>>>(
+	attn_bwd_dq_kernel<T, DPL>
+	    <<<dim3(nb, (unsigned)NH, (unsigned)B), ATT_WARPS * 32, sq, ps_cuda_g.stream>>>(
 		(T *)dqkv, (const T *)dout, (const T *)qkv, lse, D, T_, NH, KVH, HS, scale);
 	CU_LAUNCH_CHECK("attn_bwd_dq_kernel");
-	attn_bwd_dkdv_kernel<T, DPL><<<dim3(nb, (unsigned)KVH, (unsigned)B), ATT_WARPS * 32, skv, ps_cuda_g.stream>>>(
+	attn_bwd_dkdv_kernel<T, DPL>
+	    <<<dim3(nb, (unsigned)KVH, (unsigned)B), ATT_WARPS * 32, skv, ps_cuda_g.stream>>>(
 		(T *)dqkv, (const T *)dout, (const T *)qkv, lse, D, T_, NH, KVH, HS, scale);
 	CU_LAUNCH_CHECK("attn_bwd_dkdv_kernel");
 	return PS_OK;
@@ -381,14 +391,17 @@ static int attn_check(int B, int NH, int KVH, int HS)
 	if (KVH <= 0 || NH % KVH != 0)
 		return PS_ERROR(PS_ERR_INVALID, "cuda attention: NH %d not a multiple of KVH %d", NH, KVH);
 	if (NH > 65535 || B > 65535)
-		return PS_ERROR(PS_ERR_UNSUPPORTED, "cuda attention: B %d or NH %d above the grid limit", B, NH);
+		return PS_ERROR(PS_ERR_UNSUPPORTED, "cuda attention: B %d or NH %d above the grid limit", B,
+				NH);
 	return PS_OK;
 }
 
 /* Pick the register-array width DPL = ceil(HS/32) rounded up to 1, 2, 4 or 8. */
-#define ATT_BY_DPL(fn, T, HS, ...)                                                                       \
-	((HS) <= 32 ? fn<T, 1>(__VA_ARGS__)                                                                 \
-		    : (HS) <= 64 ? fn<T, 2>(__VA_ARGS__) : (HS) <= 128 ? fn<T, 4>(__VA_ARGS__) : fn<T, 8>(__VA_ARGS__))
+#define ATT_BY_DPL(fn, T, HS, ...)                                                                           \
+	((HS) <= 32    ? fn<T, 1>(__VA_ARGS__)                                                               \
+	 : (HS) <= 64  ? fn<T, 2>(__VA_ARGS__)                                                               \
+	 : (HS) <= 128 ? fn<T, 4>(__VA_ARGS__)                                                               \
+		       : fn<T, 8>(__VA_ARGS__))
 
 extern "C" int ps_cuda_attention_forward(int dt, void *out, float *lse, const void *qkv, int B, int T, int NH,
 					 int KVH, int HS)
@@ -404,8 +417,9 @@ extern "C" int ps_cuda_attention_forward(int dt, void *out, float *lse, const vo
 	return ATT_BY_DPL(attn_fwd, float, HS, out, lse, qkv, B, T, NH, KVH, HS);
 }
 
-extern "C" int ps_cuda_attention_backward(int dt, void *dqkv, const void *dout, const void *qkv, const void *out,
-					  const float *lse, int B, int T, int NH, int KVH, int HS)
+extern "C" int ps_cuda_attention_backward(int dt, void *dqkv, const void *dout, const void *qkv,
+					  const void *out, const float *lse, int B, int T, int NH, int KVH,
+					  int HS)
 {
 	CU_DT_CHECK(dt);
 	if (B <= 0 || T <= 0 || NH <= 0 || HS <= 0)

@@ -49,53 +49,65 @@ int ps_cuda_scratch(size_t bytes, void **out);
 int cu_colsum_accumulate(int dt, void *acc, const void *src, int M, int N);
 
 /* ---- error checks: return PS_ERR_CUDA with the call and the message --- */
-#define CU_CHECK(call)                                                                                      \
-	do {                                                                                                \
-		cudaError_t e_ = (call);                                                                    \
-		if (e_ != cudaSuccess)                                                                      \
-			return PS_ERROR(PS_ERR_CUDA, "%s: %s (%s)", #call, cudaGetErrorString(e_),          \
-					cudaGetErrorName(e_));                                              \
+#define CU_CHECK(call)                                                                                       \
+	do {                                                                                                 \
+		cudaError_t e_ = (call);                                                                     \
+		if (e_ != cudaSuccess)                                                                       \
+			return PS_ERROR(PS_ERR_CUDA, "%s: %s (%s)", #call, cudaGetErrorString(e_),           \
+					cudaGetErrorName(e_));                                               \
 	} while (0)
 
-#define CUBLAS_CHECK(call)                                                                                  \
-	do {                                                                                                \
-		cublasStatus_t s_ = (call);                                                                 \
-		if (s_ != CUBLAS_STATUS_SUCCESS)                                                            \
-			return PS_ERROR(PS_ERR_CUDA, "%s: %s", #call, cublasGetStatusString(s_));           \
+#define CUBLAS_CHECK(call)                                                                                   \
+	do {                                                                                                 \
+		cublasStatus_t s_ = (call);                                                                  \
+		if (s_ != CUBLAS_STATUS_SUCCESS)                                                             \
+			return PS_ERROR(PS_ERR_CUDA, "%s: %s", #call, cublasGetStatusString(s_));            \
 	} while (0)
 
 /* After a <<<>>> launch: launch-configuration errors show up here; errors
  * inside the kernel surface at a later call or at sync. */
-#define CU_LAUNCH_CHECK(kernel_name)                                                                        \
-	do {                                                                                                \
-		cudaError_t e_ = cudaGetLastError();                                                        \
-		if (e_ != cudaSuccess)                                                                      \
-			return PS_ERROR(PS_ERR_CUDA, "launch of %s: %s (%s)", kernel_name,                  \
-					cudaGetErrorString(e_), cudaGetErrorName(e_));                      \
+#define CU_LAUNCH_CHECK(kernel_name)                                                                         \
+	do {                                                                                                 \
+		cudaError_t e_ = cudaGetLastError();                                                         \
+		if (e_ != cudaSuccess)                                                                       \
+			return PS_ERROR(PS_ERR_CUDA, "launch of %s: %s (%s)", kernel_name,                   \
+					cudaGetErrorString(e_), cudaGetErrorName(e_));                       \
 	} while (0)
 
-#define CU_READY()                                                                                          \
-	do {                                                                                                \
-		if (!ps_cuda_g.ready)                                                                       \
-			return PS_ERROR(PS_ERR_CUDA, "CUDA backend used before ps_cuda_init");              \
+#define CU_READY()                                                                                           \
+	do {                                                                                                 \
+		if (!ps_cuda_g.ready)                                                                        \
+			return PS_ERROR(PS_ERR_CUDA, "CUDA backend used before ps_cuda_init");               \
 	} while (0)
 
-#define CU_DT_CHECK(dt)                                                                                     \
-	do {                                                                                                \
-		CU_READY();                                                                                 \
-		if ((dt) != PS_CUDA_DT_FP32 && (dt) != PS_CUDA_DT_TF32 && (dt) != PS_CUDA_DT_BF16)          \
-			return PS_ERROR(PS_ERR_UNSUPPORTED, "cuda backend: storage dtype %d not supported", \
-					(int)(dt));                                                         \
+#define CU_DT_CHECK(dt)                                                                                      \
+	do {                                                                                                 \
+		CU_READY();                                                                                  \
+		if ((dt) != PS_CUDA_DT_FP32 && (dt) != PS_CUDA_DT_TF32 && (dt) != PS_CUDA_DT_BF16)           \
+			return PS_ERROR(PS_ERR_UNSUPPORTED, "cuda backend: storage dtype %d not supported",  \
+					(int)(dt));                                                          \
 	} while (0)
 
 /* Call fn<float>(args) or fn<bf16>(args) by storage dtype. */
 #define CU_DISPATCH(dt, fn, ...) ((dt) == PS_CUDA_DT_BF16 ? fn<bf16>(__VA_ARGS__) : fn<float>(__VA_ARGS__))
 
 /* ---- storage <-> fp32 ----------------------------------------------------- */
-__device__ __forceinline__ float ld(const float *p) { return *p; }
-__device__ __forceinline__ float ld(const bf16 *p) { return __bfloat162float(*p); }
-__device__ __forceinline__ void st(float *p, float v) { *p = v; }
-__device__ __forceinline__ void st(bf16 *p, float v) { *p = __float2bfloat16_rn(v); }
+__device__ __forceinline__ float ld(const float *p)
+{
+	return *p;
+}
+__device__ __forceinline__ float ld(const bf16 *p)
+{
+	return __bfloat162float(*p);
+}
+__device__ __forceinline__ void st(float *p, float v)
+{
+	*p = v;
+}
+__device__ __forceinline__ void st(bf16 *p, float v)
+{
+	*p = __float2bfloat16_rn(v);
+}
 
 /* ---- reductions ------------------------------------------------------------ */
 __device__ __forceinline__ float warp_sum(float v)

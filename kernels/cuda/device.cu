@@ -96,8 +96,8 @@ extern "C" int ps_cuda_describe(char *buf, size_t len)
 	CU_CHECK(cudaDriverGetVersion(&drv));
 	if (len)
 		snprintf(buf, len, "%s, %d SMs, cc %d.%d, %.1f GiB, CUDA runtime %d, driver %d", p.name,
-			 p.multiProcessorCount, p.major, p.minor, (double)p.totalGlobalMem / (1024.0 * 1024.0 * 1024.0),
-			 rt, drv);
+			 p.multiProcessorCount, p.major, p.minor,
+			 (double)p.totalGlobalMem / (1024.0 * 1024.0 * 1024.0), rt, drv);
 	return PS_OK;
 }
 

@@ -44,19 +44,21 @@ int ps_cuda_copy_d2h(void *dst, const void *src, size_t bytes);
 int ps_cuda_sync(void);
 
 /* ---- kernels --------------------------------------------------------------- */
-int ps_cuda_embed_forward(int dt, void *out, const int *tokens, const void *wte, const void *wpe, int B, int T,
-			  int C);
+int ps_cuda_embed_forward(int dt, void *out, const int *tokens, const void *wte, const void *wpe, int B,
+			  int T, int C);
 int ps_cuda_embed_backward(int dt, void *dwte, void *dwpe, const void *dout, const int *tokens, int B, int T,
 			   int C);
-int ps_cuda_layernorm_forward(int dt, void *out, float *mean, float *rstd, const void *inp, const void *weight,
-			      const void *bias, int M, int C);
-int ps_cuda_layernorm_backward(int dt, void *dinp, void *dweight, void *dbias, const void *dout, const void *inp,
-			       const void *weight, const float *mean, const float *rstd, int M, int C);
-int ps_cuda_rmsnorm_forward(int dt, void *out, float *rstd, const void *inp, const void *weight, int M, int C);
+int ps_cuda_layernorm_forward(int dt, void *out, float *mean, float *rstd, const void *inp,
+			      const void *weight, const void *bias, int M, int C);
+int ps_cuda_layernorm_backward(int dt, void *dinp, void *dweight, void *dbias, const void *dout,
+			       const void *inp, const void *weight, const float *mean, const float *rstd,
+			       int M, int C);
+int ps_cuda_rmsnorm_forward(int dt, void *out, float *rstd, const void *inp, const void *weight, int M,
+			    int C);
 int ps_cuda_rmsnorm_backward(int dt, void *dinp, void *dweight, const void *dout, const void *inp,
 			     const void *weight, const float *rstd, int M, int C);
-int ps_cuda_matmul_forward(int dt, void *out, const void *inp, const void *weight, const void *bias, int M, int C,
-			   int OC);
+int ps_cuda_matmul_forward(int dt, void *out, const void *inp, const void *weight, const void *bias, int M,
+			   int C, int OC);
 int ps_cuda_matmul_backward(int dt, void *dinp, void *dweight, void *dbias, const void *dout, const void *inp,
 			    const void *weight, int M, int C, int OC);
 int ps_cuda_attention_forward(int dt, void *out, float *lse, const void *qkv, int B, int T, int NH, int KVH,
@@ -69,11 +71,13 @@ int ps_cuda_swiglu_forward(int dt, void *out, const void *inp, int M, int F);
 int ps_cuda_swiglu_backward(int dt, void *dinp, const void *inp, const void *dout, int M, int F);
 int ps_cuda_residual_forward(int dt, void *out, const void *a, const void *b, size_t n);
 int ps_cuda_residual_backward(int dt, void *da, void *db, const void *dout, size_t n);
-int ps_cuda_xent_forward(int dt, float *losses, float *lse, const void *logits, const int *targets, int M, int V);
+int ps_cuda_xent_forward(int dt, float *losses, float *lse, const void *logits, const int *targets, int M,
+			 int V);
 int ps_cuda_xent_backward(int dt, void *dlogits, const void *logits, const float *lse, const int *targets,
 			  float dloss, int M, int V);
 int ps_cuda_adamw_update(int dt, void *param, float *master, const void *grad, float *m, float *v, size_t n,
-			 float lr, float beta1, float beta2, float eps, float weight_decay, float grad_scale, int t);
+			 float lr, float beta1, float beta2, float eps, float weight_decay, float grad_scale,
+			 int t);
 int ps_cuda_sumsq(int dt, const void *x, size_t n, double *out);
 int ps_cuda_scale(int dt, void *x, size_t n, float s);
 

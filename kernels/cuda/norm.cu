@@ -17,8 +17,8 @@
 /* ---- forward ----------------------------------------------------------- */
 
 template <typename T>
-__global__ void layernorm_fwd_kernel(T *out, float *mean, float *rstd, const T *inp, const T *weight, const T *bias,
-				     int M, int C)
+__global__ void layernorm_fwd_kernel(T *out, float *mean, float *rstd, const T *inp, const T *weight,
+				     const T *bias, int M, int C)
 {
 	const int lane = threadIdx.x & 31;
 	const int row = blockIdx.x * ROW_WARPS + (threadIdx.x >> 5);
@@ -173,7 +173,8 @@ static void colred_plan(int M, int C, int *nchunk, int *rows_per_chunk)
 }
 
 template <typename T, int MODE>
-static int colred(T *accw, T *accb, const T *dout, const T *inp, const float *mean, const float *rstd, int M, int C)
+static int colred(T *accw, T *accb, const T *dout, const T *inp, const float *mean, const float *rstd, int M,
+		  int C)
 {
 	int nchunk, rpc;
 	colred_plan(M, C, &nchunk, &rpc);
@@ -183,7 +184,8 @@ static int colred(T *accw, T *accb, const T *dout, const T *inp, const float *me
 		return rc;
 	float *pw = (float *)scr, *pb = pw + (size_t)nchunk * C;
 	dim3 grid((unsigned)((C + COL_TX - 1) / COL_TX), (unsigned)nchunk), block(COL_TX, COL_TY);
-	colred_partial_kernel<T, MODE><<<grid, block, 0, ps_cuda_g.stream>>>(pw, pb, dout, inp, mean, rstd, M, C, rpc);
+	colred_partial_kernel<T, MODE>
+	    <<<grid, block, 0, ps_cuda_g.stream>>>(pw, pb, dout, inp, mean, rstd, M, C, rpc);
 	CU_LAUNCH_CHECK("colred_partial_kernel");
 	const unsigned fb = (unsigned)((C + 255) / 256);
 	if (MODE != 2 && accw) {
@@ -210,12 +212,12 @@ int cu_colsum_accumulate(int dt, void *acc, const void *src, int M, int N)
 /* ---- host wrappers ------------------------------------------------------ */
 
 template <typename T>
-static int layernorm_fwd(void *out, float *mean, float *rstd, const void *inp, const void *weight, const void *bias,
-			 int M, int C)
+static int layernorm_fwd(void *out, float *mean, float *rstd, const void *inp, const void *weight,
+			 const void *bias, int M, int C)
 {
 	unsigned grid = (unsigned)((M + ROW_WARPS - 1) / ROW_WARPS);
 	layernorm_fwd_kernel<T><<<grid, ROW_WARPS * 32, 0, ps_cuda_g.stream>>>(
-		(T *)out, mean, rstd, (const T *)inp, (const T *)weight, (const T *)bias, M, C);
+	    (T *)out, mean, rstd, (const T *)inp, (const T *)weight, (const T *)bias, M, C);
 	CU_LAUNCH_CHECK("layernorm_fwd_kernel");
 	return PS_OK;
 }
@@ -227,11 +229,12 @@ static int layernorm_bwd(void *dinp, void *dweight, void *dbias, const void *dou
 	if (dinp) {
 		unsigned grid = (unsigned)((M + ROW_WARPS - 1) / ROW_WARPS);
 		norm_bwd_dinp_kernel<T, 0><<<grid, ROW_WARPS * 32, 0, ps_cuda_g.stream>>>(
-			(T *)dinp, (const T *)dout, (const T *)inp, (const T *)weight, mean, rstd, M, C);
+		    (T *)dinp, (const T *)dout, (const T *)inp, (const T *)weight, mean, rstd, M, C);
 		CU_LAUNCH_CHECK("norm_bwd_dinp_kernel");
 	}
 	if (dweight || dbias)
-		return colred<T, 0>((T *)dweight, (T *)dbias, (const T *)dout, (const T *)inp, mean, rstd, M, C);
+		return colred<T, 0>((T *)dweight, (T *)dbias, (const T *)dout, (const T *)inp, mean, rstd, M,
+				    C);
 	return PS_OK;
 }
 
@@ -240,7 +243,7 @@ static int rmsnorm_fwd(void *out, float *rstd, const void *inp, const void *weig
 {
 	unsigned grid = (unsigned)((M + ROW_WARPS - 1) / ROW_WARPS);
 	rmsnorm_fwd_kernel<T><<<grid, ROW_WARPS * 32, 0, ps_cuda_g.stream>>>((T *)out, rstd, (const T *)inp,
-									    (const T *)weight, M, C);
+									     (const T *)weight, M, C);
 	CU_LAUNCH_CHECK("rmsnorm_fwd_kernel");
 	return PS_OK;
 }
@@ -252,7 +255,7 @@ static int rmsnorm_bwd(void *dinp, void *dweight, const void *dout, const void *
 	if (dinp) {
 		unsigned grid = (unsigned)((M + ROW_WARPS - 1) / ROW_WARPS);
 		norm_bwd_dinp_kernel<T, 1><<<grid, ROW_WARPS * 32, 0, ps_cuda_g.stream>>>(
-			(T *)dinp, (const T *)dout, (const T *)inp, (const T *)weight, NULL, rstd, M, C);
+		    (T *)dinp, (const T *)dout, (const T *)inp, (const T *)weight, NULL, rstd, M, C);
 		CU_LAUNCH_CHECK("norm_bwd_dinp_kernel");
 	}
 	if (dweight)
@@ -270,8 +273,8 @@ extern "C" int ps_cuda_layernorm_forward(int dt, void *out, float *mean, float *
 }
 
 extern "C" int ps_cuda_layernorm_backward(int dt, void *dinp, void *dweight, void *dbias, const void *dout,
-					  const void *inp, const void *weight, const float *mean, const float *rstd,
-					  int M, int C)
+					  const void *inp, const void *weight, const float *mean,
+					  const float *rstd, int M, int C)
 {
 	CU_DT_CHECK(dt);
 	if (M <= 0 || C <= 0)
@@ -279,8 +282,8 @@ extern "C" int ps_cuda_layernorm_backward(int dt, void *dinp, void *dweight, voi
 	return CU_DISPATCH(dt, layernorm_bwd, dinp, dweight, dbias, dout, inp, weight, mean, rstd, M, C);
 }
 
-extern "C" int ps_cuda_rmsnorm_forward(int dt, void *out, float *rstd, const void *inp, const void *weight, int M,
-				       int C)
+extern "C" int ps_cuda_rmsnorm_forward(int dt, void *out, float *rstd, const void *inp, const void *weight,
+				       int M, int C)
 {
 	CU_DT_CHECK(dt);
 	if (M <= 0 || C <= 0)

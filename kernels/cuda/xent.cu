@@ -40,7 +40,8 @@ __global__ void xent_fwd_kernel(float *losses, float *lse, const T *logits, cons
 
 /* No __restrict__: dlogits may be logits (each element read, then written by the same thread). */
 template <typename T>
-__global__ void xent_bwd_kernel(T *dlogits, const T *logits, const float *lse, const int *targets, float scale, int V)
+__global__ void xent_bwd_kernel(T *dlogits, const T *logits, const float *lse, const int *targets,
+				float scale, int V)
 {
 	const size_t row = blockIdx.x;
 	const T *x = logits + row * (size_t)V;
@@ -60,24 +61,27 @@ __global__ void xent_bwd_kernel(T *dlogits, const T *logits, const float *lse, c
 	}
 }
 
-template <typename T> static int xent_fwd(float *losses, float *lse, const void *logits, const int *targets, int M, int V)
+template <typename T>
+static int xent_fwd(float *losses, float *lse, const void *logits, const int *targets, int M, int V)
 {
-	xent_fwd_kernel<T><<<(unsigned)M, XENT_THREADS, 0, ps_cuda_g.stream>>>(losses, lse, (const T *)logits, targets, V);
+	xent_fwd_kernel<T>
+	    <<<(unsigned)M, XENT_THREADS, 0, ps_cuda_g.stream>>>(losses, lse, (const T *)logits, targets, V);
 	CU_LAUNCH_CHECK("xent_fwd_kernel");
 	return PS_OK;
 }
 
 template <typename T>
-static int xent_bwd(void *dlogits, const void *logits, const float *lse, const int *targets, float dloss, int M, int V)
+static int xent_bwd(void *dlogits, const void *logits, const float *lse, const int *targets, float dloss,
+		    int M, int V)
 {
-	xent_bwd_kernel<T><<<(unsigned)M, XENT_THREADS, 0, ps_cuda_g.stream>>>((T *)dlogits, (const T *)logits, lse,
-									      targets, dloss / (float)M, V);
+	xent_bwd_kernel<T><<<(unsigned)M, XENT_THREADS, 0, ps_cuda_g.stream>>>(
+	    (T *)dlogits, (const T *)logits, lse, targets, dloss / (float)M, V);
 	CU_LAUNCH_CHECK("xent_bwd_kernel");
 	return PS_OK;
 }
 
-extern "C" int ps_cuda_xent_forward(int dt, float *losses, float *lse, const void *logits, const int *targets, int M,
-				    int V)
+extern "C" int ps_cuda_xent_forward(int dt, float *losses, float *lse, const void *logits, const int *targets,
+				    int M, int V)
 {
 	CU_DT_CHECK(dt);
 	if (M <= 0 || V <= 0)
@@ -85,8 +89,8 @@ extern "C" int ps_cuda_xent_forward(int dt, float *losses, float *lse, const voi
 	return CU_DISPATCH(dt, xent_fwd, losses, lse, logits, targets, M, V);
 }
 
-extern "C" int ps_cuda_xent_backward(int dt, void *dlogits, const void *logits, const float *lse, const int *targets,
-				     float dloss, int M, int V)
+extern "C" int ps_cuda_xent_backward(int dt, void *dlogits, const void *logits, const float *lse,
+				     const int *targets, float dloss, int M, int V)
 {
 	CU_DT_CHECK(dt);
 	if (M <= 0 || V <= 0)
