@@ -23,6 +23,7 @@
 #include <gsl/gsl_linalg.h>
 #include <gsl/gsl_multifit.h>
 #include <math.h>
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
@@ -320,11 +321,56 @@ static const struct cm_group *cm_group_find(const struct ps_costmodel *cm, ps_op
 	return best;
 }
 
+/* A small per-thread memo of recent queries: the simulator asks for the
+ * same (op, shape) many times (every layer, micro-batch and rank).  Keyed by
+ * the model's unique id (not its address, which a later model may reuse),
+ * so it needs no invalidation; results are bit-identical to a fresh
+ * computation, so determinism does not depend on the hit pattern. */
+#define CM_MEMO 256
+struct cm_memo {
+	uint64_t uid; /* 0 = empty */
+	int op, dtype, variant;
+	int64_t dim[CM_NFIELDS];
+	double t_s;
+};
+static _Thread_local struct cm_memo cm_memo[CM_MEMO];
+static _Atomic uint64_t cm_next_uid = 1;
+
+uint64_t cm_uid_new(void)
+{
+	return cm_next_uid++;
+}
+
+static unsigned cm_memo_slot(uint64_t uid, int op, int dtype, int variant, const int64_t *d)
+{
+	uint64_t h = uid * 0x9e3779b97f4a7c15ull ^ (uint64_t)(op * 31 + dtype * 7 + variant);
+	for (int f = 0; f < CM_NFIELDS; f++)
+		h = (h ^ (uint64_t)d[f]) * 0x100000001b3ull;
+	return (unsigned)(h >> 40) % CM_MEMO;
+}
+
+static double cm_profile_compute(const struct ps_costmodel *cm, ps_op op, const struct ps_shape *shape,
+				 const int64_t qd[CM_NFIELDS], ps_dtype dtype);
+
 double cm_profile_kernel_s(const struct ps_costmodel *cm, ps_op op, const struct ps_shape *shape,
 			   ps_dtype dtype)
 {
 	int64_t qd[CM_NFIELDS];
 	cm_shape_to_dims(shape, qd);
+	struct cm_memo *m = &cm_memo[cm_memo_slot(cm->uid, (int)op, (int)dtype, shape->variant, qd)];
+	if (m->uid == cm->uid && m->op == (int)op && m->dtype == (int)dtype && m->variant == shape->variant &&
+	    memcmp(m->dim, qd, sizeof qd) == 0)
+		return m->t_s;
+	double t = cm_profile_compute(cm, op, shape, qd, dtype);
+	m->uid = cm->uid, m->op = (int)op, m->dtype = (int)dtype, m->variant = shape->variant;
+	memcpy(m->dim, qd, sizeof qd);
+	m->t_s = t;
+	return t;
+}
+
+static double cm_profile_compute(const struct ps_costmodel *cm, ps_op op, const struct ps_shape *shape,
+				 const int64_t qd[CM_NFIELDS], ps_dtype dtype)
+{
 	const struct cm_group *g = cm_group_find(cm, op, dtype, shape->variant);
 	if (g)
 		return cm_group_predict(g, qd, shape->variant, cm->peak_flops_per_s, cm->peak_bytes_per_s);

@@ -38,6 +38,7 @@ enum cm_source { CM_DATASHEET = 0, CM_PROFILE };
 
 struct ps_costmodel {
 	enum cm_source source;
+	uint64_t uid;	      /* unique per model ever allocated (memo key) */
 	struct ps_device dev; /* datasheet */
 	/* profile */
 	int ngroups;
@@ -56,5 +57,6 @@ double cm_profile_kernel_s(const struct ps_costmodel *cm, ps_op op, const struct
 ps_status cm_profile_quality(const struct ps_costmodel *cm, ps_op op, struct ps_costmodel_quality *q);
 void cm_profile_fini(struct ps_costmodel *cm);
 int cm_dtype_from_name(const char *name);
+uint64_t cm_uid_new(void);
 
 #endif

@@ -113,6 +113,7 @@ ps_status costmodel_samples_alloc(const struct ps_kernel_sample *s, size_t n, st
 	if (!cm)
 		return PS_ERROR(PS_ERR_NOMEM, "cost model: out of memory");
 	cm->source = CM_PROFILE;
+	cm->uid = cm_uid_new();
 	ps_status rc = cm_profile_build(cm, s, n);
 	if (rc != PS_OK) {
 		costmodel_free(cm);

@@ -331,23 +331,36 @@ static __attribute__((noinline)) double kernel_seconds(struct des *d, const stru
 	return costmodel_kernel_s(d->cm, t->u.kernel.op, s, (ps_dtype)dt);
 }
 
+/* The cache entry for a collective task: its (rank, group kind) and way. */
+static inline struct ccache_entry *ccache_entry(struct des *d, const struct ps_task *t, ps_coll_algo *algo)
+{
+	size_t slot = (size_t)t->rank * NGROUP_KINDS + t->u.coll.group;
+	ps_coll_algo a = (ps_coll_algo)t->u.coll.algo;
+	*algo = a == ALGO_AUTO ? d->default_algo : a;
+	uint64_t bb;
+	memcpy(&bb, &t->u.coll.bytes, sizeof bb);
+	return &d->ccache[slot * CCACHE_WAYS + ((bb >> 20) ^ (bb >> 40) ^ (uint64_t)t->u.coll.op) % CCACHE_WAYS];
+}
+
+static inline int ccache_hit(const struct ccache_entry *e, const struct ps_task *t, ps_coll_algo algo)
+{
+	return e->valid && e->bytes == t->u.coll.bytes && e->size == t->u.coll.group_size && e->op == t->u.coll.op &&
+	       e->algo == algo;
+}
+
 /* Seconds of a collective task: the network price of its group, through a
- * small cache per (rank, group kind); -1 when the group does not fit. */
-static double coll_seconds(struct des *d, uint32_t i, const struct ps_task *t)
+ * small cache per (rank, group kind); -1 when the group does not fit.
+ * (des_extract inlines the cache hit.) */
+static __attribute__((noinline)) double coll_seconds(struct des *d, uint32_t i, const struct ps_task *t)
 {
 	if (!d->net)
 		return 0;
 	size_t slot = (size_t)t->rank * NGROUP_KINDS + t->u.coll.group;
-	ps_coll_algo algo = (ps_coll_algo)t->u.coll.algo;
-	if (algo == ALGO_AUTO)
-		algo = d->default_algo;
+	ps_coll_algo algo;
+	struct ccache_entry *e = ccache_entry(d, t, &algo);
 	int size = t->u.coll.group_size;
 	double bytes = t->u.coll.bytes;
-	uint64_t bb;
-	memcpy(&bb, &bytes, sizeof bb);
-	struct ccache_entry *e =
-	    &d->ccache[slot * CCACHE_WAYS + ((bb >> 20) ^ (bb >> 40) ^ (uint64_t)t->u.coll.op) % CCACHE_WAYS];
-	if (e->valid && e->bytes == bytes && e->size == size && e->op == t->u.coll.op && e->algo == algo)
+	if (ccache_hit(e, t, algo))
 		return e->s;
 	if (!d->gdesc_valid[slot]) {
 		struct ps_group_desc gd = {1, 1, 0, 1, 0};
@@ -1006,7 +1019,12 @@ static int des_extract(struct des *d)
 				}
 				d->fol[d->nfol++] = (uint64_t)m << 32 | i;
 			}
-			double sec = coll_seconds(d, i, t);
+			double sec = 0;
+			if (d->net) {
+				ps_coll_algo algo;
+				const struct ccache_entry *e = ccache_entry(d, t, &algo);
+				sec = ccache_hit(e, t, algo) ? e->s : coll_seconds(d, i, t);
+			}
 			if (sec < 0 || to_ps(sec, &x->p.dur_ps))
 				return -1;
 			d->sum_ps += sec;

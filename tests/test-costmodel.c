@@ -368,6 +368,18 @@ static void test_profile_small_cases(void **state)
 	assert_int_equal(costmodel_quality(cm, OP_RESIDUAL_FWD, &qq), PS_ERR_NOTFOUND);
 	costmodel_free(cm);
 
+	/* A model allocated after another was freed (perhaps at the same
+	 * address) answers with its own data, whatever was queried before. */
+	for (int round = 0; round < 3; round++) {
+		struct ps_kernel_sample one = s[2];
+		one.median_s = 1e-3 * (round + 1);
+		assert_int_equal(costmodel_samples_alloc(&one, 1, &cm), PS_OK);
+		struct ps_shape q4 = {.n = 1 << 22};
+		assert_rel(costmodel_kernel_s(cm, OP_GELU_FWD, &q4, DTYPE_FP32), 1e-3 * (round + 1), 1e-12);
+		assert_rel(costmodel_kernel_s(cm, OP_GELU_FWD, &q4, DTYPE_FP32), 1e-3 * (round + 1), 1e-12);
+		costmodel_free(cm);
+	}
+
 	/* Invalid samples. */
 	struct ps_kernel_sample bad = s[0];
 	snprintf(bad.op, sizeof bad.op, "conv2d");

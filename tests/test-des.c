@@ -654,6 +654,362 @@ static void test_empty(void **state)
 	fx_fini(&f);
 }
 
+/* ---------------------------------------------------------------- event order */
+
+/* Equal times run in the order they were queued, and that order decides
+ * whether a kernel sees a transfer in flight (overlap slowdown 0.5):
+ *   rank 0, compute: [M (memory, 0 s)] K1 (10 us) then K2 (10 us);
+ *   rank 0, dp: a collective alone, 10 us (1e4 bytes over 2 ranks at 1 GB/s).
+ * At time 0 the compute stream is queued before the dp stream.  Without M,
+ * K1's end (queued first) is handled before the collective's end at 10 us:
+ * K2 begins while the transfer is in flight and takes 15 us.  With M, K1 is
+ * queued after the collective (when M ends at 0), so the collective ends
+ * first and K2 takes 10 us. */
+static void tie_case(int with_mem, double want_k2_us)
+{
+	struct fx f;
+	fx_init(&f, 2, 2, 1, 1, 1, 0.5);
+	if (with_mem) {
+		struct ps_task t;
+		memset(&t, 0, sizeof t);
+		t.kind = TASK_MEM;
+		t.stream = STREAM_COMPUTE;
+		t.layer = t.microbatch = t.chunk = -1;
+		t.match = NONE;
+		graph_add(f.g, &t, NULL, 0);
+	}
+	uint32_t k1 = add_kernel(f.g, 0, STREAM_COMPUTE, 10, NULL, 0);
+	uint32_t k2 = add_kernel(f.g, 0, STREAM_COMPUTE, 10, NULL, 0);
+	uint32_t c = add_coll(f.g, 0, STREAM_DP, COMM_DP, GROUP_TP, 2, 1e4, 0xFFFFFFFEu, NULL, 0);
+	struct ps_des_result r = run(&f, 1);
+	assert_time(r.trace[c].end_s, 10);
+	assert_time(r.trace[k1].end_s, 10);
+	assert_time(r.trace[k2].start_s, 10);
+	assert_time(r.trace[k2].end_s - r.trace[k2].start_s, want_k2_us);
+	des_result_fini(&r);
+	fx_fini(&f);
+}
+
+static void test_tie_order(void **state)
+{
+	(void)state;
+	tie_case(0, 15);
+	tie_case(1, 10);
+}
+
+/* Dependency lists the builder does not make but the engine accepts: a
+ * dependency on a later task, a dependency listed twice, and two tasks
+ * sharing one range of g->deps. */
+static void test_unusual_deps(void **state)
+{
+	(void)state;
+	struct fx f;
+	fx_init(&f, 2, 1, 2, 1, 2, 0);
+	uint32_t a = add_kernel(f.g, 0, STREAM_COMPUTE, 4, NULL, 0);
+	uint32_t b = add_kernel(f.g, 1, STREAM_COMPUTE, 6, NULL, 0);
+	uint32_t twice[] = {a, a};
+	uint32_t c = add_kernel(f.g, 1, STREAM_DP, 3, twice, 2); /* after a: [4, 7) */
+	uint32_t d = add_kernel(f.g, 0, STREAM_DP, 2, &b, 1);	 /* after b: [6, 8) */
+	uint32_t e = add_kernel(f.g, 0, STREAM_TP, 1, &b, 1);	 /* after b, then made to share d's list */
+	f.g->tasks[e].dep_first = f.g->tasks[d].dep_first;
+	/* a waits for d, added after it: a forward dependency (0 -> 3) */
+	uint32_t fwd = f.g->ndeps;
+	f.g->deps[f.g->ndeps++] = d; /* room: the deps array grows by doubling from 2048 */
+	f.g->tasks[a].dep_first = fwd;
+	f.g->tasks[a].ndeps = 1;
+	/* now: b [0, 6); d [6, 8); e [6, 7); a [8, 12); c after a [12, 15) */
+	struct ps_des_result r = run(&f, 1);
+	assert_time(r.trace[b].end_s, 6);
+	assert_time(r.trace[d].start_s, 6);
+	assert_time(r.trace[e].start_s, 6);
+	assert_time(r.trace[a].start_s, 8);
+	assert_time(r.trace[c].start_s, 12);
+	assert_time(r.step_time_s, 15);
+	des_result_fini(&r);
+	fx_fini(&f);
+}
+
+/* ---------------------------------------------------------------- naive reference */
+
+/* The rules of doc/network-model.md section 6, played the slow and obvious
+ * way, communication free (net == NULL) and kernels flops / 1e12 s:
+ *  - events are (time, queue order) pairs, the earliest found by a scan;
+ *  - a stream's head begins when the stream is free and the head's
+ *    dependencies are done; at time 0 the streams are tried in index order;
+ *  - a finished task wakes the tasks that list it, in ascending id order,
+ *    once per listing, trying each one's stream; then its own stream;
+ *  - a kernel that begins while its rank has a transfer in flight (begun,
+ *    not yet ended: here for zero time, between two events at one instant)
+ *    takes (1 + overlap) times as long;
+ *  - the members of a collective (one task.match) start together when the
+ *    last arrives, in id order; a send and its recv likewise, the waiting
+ *    partner first.
+ * Fills start/end (ps); returns 0 when every task ran. */
+struct ref {
+	const struct ps_graph *g;
+	double overlap;
+	int64_t now, *start, *end;
+	int *left, *state, *on; /* state: 0 pending, 1 waiting, 2 running, 3 done; on: task on stream or -1 */
+	int *inflight;
+	int64_t *ev_t;
+	uint64_t *ev_seq, seq;
+	int *ev_task, nev;
+};
+
+static int ref_sid(const struct ref *r, uint32_t i)
+{
+	return (int)(r->g->tasks[i].rank * STREAM_COUNT_ + r->g->tasks[i].stream);
+}
+
+static void ref_queue(struct ref *r, uint32_t i, int64_t dur)
+{
+	r->state[i] = 2;
+	r->start[i] = r->now;
+	r->ev_t[r->nev] = r->now + dur;
+	r->ev_seq[r->nev] = r->seq++;
+	r->ev_task[r->nev++] = (int)i;
+}
+
+static void ref_transfer(struct ref *r, uint32_t i)
+{
+	r->inflight[r->g->tasks[i].rank]++;
+	ref_queue(r, i, 0);
+}
+
+static void ref_begin(struct ref *r, uint32_t h)
+{
+	const struct ps_graph *g = r->g;
+	const struct ps_task *t = &g->tasks[h];
+	r->on[ref_sid(r, h)] = (int)h;
+	if (t->kind == TASK_KERNEL) {
+		double sec = t->flops / 1e12 * g->ranks[t->rank].slowdown;
+		if (r->inflight[t->rank])
+			sec *= 1.0 + r->overlap;
+		ref_queue(r, h, (int64_t)(sec * 1e12 + 0.5));
+	} else if (t->kind == TASK_MEM) {
+		ref_queue(r, h, 0);
+	} else if (t->kind == TASK_COLL) {
+		r->state[h] = 1;
+		for (uint32_t j = 0; j < g->ntasks; j++)
+			if (g->tasks[j].kind == TASK_COLL && g->tasks[j].match == t->match && r->state[j] != 1)
+				return;
+		for (uint32_t j = 0; j < g->ntasks; j++)
+			if (g->tasks[j].kind == TASK_COLL && g->tasks[j].match == t->match)
+				ref_transfer(r, j);
+	} else if (t->match == NONE) {
+		ref_transfer(r, h);
+	} else if (r->state[t->match] == 1) {
+		ref_transfer(r, t->match);
+		ref_transfer(r, h);
+	} else {
+		r->state[h] = 1;
+	}
+}
+
+static void ref_try(struct ref *r, int s)
+{
+	if (r->on[s] >= 0)
+		return;
+	for (uint32_t h = 0; h < r->g->ntasks; h++)
+		if (ref_sid(r, h) == s && r->state[h] == 0) {
+			if (r->left[h] == 0)
+				ref_begin(r, h);
+			return;
+		}
+}
+
+static int ref_run(const struct ps_graph *g, double overlap, int64_t *start, int64_t *end)
+{
+	uint32_t n = g->ntasks;
+	int nst = g->nranks * STREAM_COUNT_;
+	struct ref r = {g, overlap, 0, start, end, NULL, NULL, NULL, NULL, NULL, NULL, 0, NULL, 0};
+	r.left = calloc(n + 1, sizeof *r.left);
+	r.state = calloc(n + 1, sizeof *r.state);
+	r.on = malloc((size_t)nst * sizeof *r.on);
+	r.inflight = calloc((size_t)g->nranks, sizeof *r.inflight);
+	r.ev_t = calloc(n + 1, sizeof *r.ev_t);
+	r.ev_seq = calloc(n + 1, sizeof *r.ev_seq);
+	r.ev_task = calloc(n + 1, sizeof *r.ev_task);
+	for (uint32_t i = 0; i < n; i++)
+		r.left[i] = (int)g->tasks[i].ndeps;
+	for (int s = 0; s < nst; s++)
+		r.on[s] = -1;
+	for (int s = 0; s < nst; s++)
+		ref_try(&r, s);
+	while (r.nev) {
+		int b = 0;
+		for (int k = 1; k < r.nev; k++)
+			if (r.ev_t[k] < r.ev_t[b] || (r.ev_t[k] == r.ev_t[b] && r.ev_seq[k] < r.ev_seq[b]))
+				b = k;
+		uint32_t x = (uint32_t)r.ev_task[b];
+		r.now = r.ev_t[b];
+		r.nev--;
+		r.ev_t[b] = r.ev_t[r.nev];
+		r.ev_seq[b] = r.ev_seq[r.nev];
+		r.ev_task[b] = r.ev_task[r.nev];
+		r.state[x] = 3;
+		end[x] = r.now;
+		if (g->tasks[x].kind != TASK_KERNEL && g->tasks[x].kind != TASK_MEM)
+			r.inflight[g->tasks[x].rank]--;
+		r.on[ref_sid(&r, x)] = -1;
+		for (uint32_t u = 0; u < n; u++)
+			for (uint32_t k = 0; k < g->tasks[u].ndeps; k++)
+				if (g->deps[g->tasks[u].dep_first + k] == x && --r.left[u] == 0)
+					ref_try(&r, ref_sid(&r, u));
+		ref_try(&r, ref_sid(&r, x));
+	}
+	int ok = 1;
+	for (uint32_t i = 0; i < n; i++)
+		ok &= r.state[i] == 3;
+	free(r.left);
+	free(r.state);
+	free(r.on);
+	free(r.inflight);
+	free(r.ev_t);
+	free(r.ev_seq);
+	free(r.ev_task);
+	return ok ? 0 : -1;
+}
+
+/* Union of the kernel intervals of one rank, ps. */
+static int64_t ref_busy(const struct ps_graph *g, int rank, const int64_t *start, const int64_t *end)
+{
+	int64_t busy = 0, cover = INT64_MIN;
+	for (;;) { /* intervals by start time: take the earliest start not yet covered */
+		int64_t s = INT64_MAX, e = 0;
+		for (uint32_t i = 0; i < g->ntasks; i++)
+			if (g->tasks[i].kind == TASK_KERNEL && (int)g->tasks[i].rank == rank && end[i] > cover &&
+			    end[i] > start[i] && (start[i] > cover ? start[i] : cover) < s) {
+				s = start[i] > cover ? start[i] : cover;
+				e = end[i];
+			}
+		if (s == INT64_MAX)
+			return busy;
+		for (int grow = 1; grow;) { /* extend over overlapping intervals */
+			grow = 0;
+			for (uint32_t i = 0; i < g->ntasks; i++)
+				if (g->tasks[i].kind == TASK_KERNEL && (int)g->tasks[i].rank == rank && start[i] <= e &&
+				    end[i] > e) {
+					e = end[i];
+					grow = 1;
+				}
+		}
+		busy += e - s;
+		cover = e;
+	}
+}
+
+/* Random graphs: kernels of whole microseconds (and of zero), memory
+ * events, collectives alone and across ranks, sends and recvs (matched and
+ * not), dependencies across streams and ranks, duplicated and forward,
+ * stragglers; free communication, so many events share a time. */
+static void build_fuzz(struct fx *f, uint64_t seed)
+{
+	uint64_t x = seed * 0x9E3779B97F4A7C15ULL + 1;
+#define RND(n) (x = x * 6364136223846793005ULL + 1442695040888963407ULL, (uint32_t)(x >> 33) % (uint32_t)(n))
+	int R = 1 + (int)RND(4);
+	fx_init(f, 8, R, 1, 1, R, 0.5);
+	for (int r = 0; r < R; r++) {
+		f->g->ranks[r].tp_rank = r;
+		f->g->ranks[r].slowdown = RND(3) ? 1 : 1.5;
+	}
+	int n = 10 + (int)RND(150);
+	for (int i = 0; i < n; i++) {
+		uint32_t deps[3], nd = f->g->ntasks ? RND(4) : 0;
+		for (uint32_t k = 0; k < nd && k < 3; k++)
+			deps[k] = f->g->ntasks - 1 - RND(f->g->ntasks < 8 ? f->g->ntasks : 8);
+		if (nd > 3)
+			nd = 3;
+		if (nd == 2 && RND(6) == 0)
+			deps[1] = deps[0];
+		int rank = (int)RND(R), stream = (int)RND(STREAM_COUNT_);
+		uint32_t kind = RND(10), id;
+		if (kind < 5) {
+			id = add_kernel(f->g, rank, stream, RND(5) ? 1 + RND(6) : 0, deps, nd);
+		} else if (kind < 6) {
+			struct ps_task t;
+			memset(&t, 0, sizeof t);
+			t.rank = (uint32_t)rank;
+			t.stream = (uint8_t)stream;
+			t.kind = TASK_MEM;
+			t.layer = t.microbatch = t.chunk = -1;
+			t.match = NONE;
+			id = graph_add(f->g, &t, deps, nd);
+		} else if (kind < 8) {
+			id = add_coll(f->g, rank, stream, COMM_TP, GROUP_TP, 1, 1e3, 0xFFFFFFFEu, deps, nd);
+			for (int r2 = 0; r2 < R; r2++) /* followers on other ranks, after it */
+				if (r2 != rank && RND(3) == 0)
+					add_coll(f->g, r2, (int)RND(STREAM_COUNT_), COMM_TP, GROUP_TP, 1, 1e3, id, NULL, 0);
+		} else {
+			id = add_p2p(f->g, rank, RND(2) ? TASK_SEND : TASK_RECV, (int)RND(R), 1e3, deps, nd);
+			f->g->tasks[id].stream = (uint8_t)stream;
+		}
+		assert_true(id != NONE);
+	}
+	for (uint32_t i = 0; i < f->g->ntasks; i++) { /* pair a few sends and recvs */
+		struct ps_task *a = &f->g->tasks[i];
+		if (a->kind != TASK_SEND || a->match != NONE || RND(3))
+			continue;
+		for (uint32_t j = i + 1; j < f->g->ntasks; j++) {
+			struct ps_task *b = &f->g->tasks[j];
+			if (b->kind == TASK_RECV && b->match == NONE && b->rank != a->rank) {
+				a->match = j;
+				b->match = i;
+				break;
+			}
+		}
+	}
+	if (RND(4) == 0 && f->g->ndeps) /* a forward dependency */
+		f->g->deps[RND(f->g->ndeps)] = RND(f->g->ntasks);
+#undef RND
+}
+
+static void test_reference(void **state)
+{
+	(void)state;
+	int compared = 0, deadlocks = 0;
+	for (uint64_t seed = 1; seed <= 400; seed++) {
+		struct fx f;
+		build_fuzz(&f, seed);
+		uint32_t n = f.g->ntasks;
+		int64_t *start = calloc(n, sizeof *start), *end = calloc(n, sizeof *end);
+		int want = ref_run(f.g, 0.5, start, end);
+		struct ps_des_result r;
+		ps_status rc = des_run(f.g, NULL, NULL, NET_FLOW, 1, &r);
+		int bad_dep = 0;
+		for (uint32_t i = 0; i < f.g->ndeps; i++)
+			bad_dep |= f.g->deps[i] >= n;
+		if (want != 0) { /* deadlock (a forward dependency can make a cycle) */
+			assert_int_equal(rc, PS_ERR_INVALID);
+			deadlocks++;
+		} else {
+			if (rc != PS_OK)
+				fail_msg("seed %llu: %s", (unsigned long long)seed, ps_error_message());
+			int64_t step = 0;
+			for (uint32_t i = 0; i < n; i++) {
+				if (r.trace[i].start_s != (double)start[i] * 1e-12 ||
+				    r.trace[i].end_s != (double)end[i] * 1e-12)
+					fail_msg("seed %llu task %u: [%.15g, %.15g] us, reference [%.15g, %.15g] us",
+						 (unsigned long long)seed, i, r.trace[i].start_s / US, r.trace[i].end_s / US,
+						 start[i] * 1e-6, end[i] * 1e-6);
+				step = end[i] > step ? end[i] : step;
+			}
+			assert_true(r.step_time_s == (double)step * 1e-12);
+			for (int k = 0; k < f.g->nranks; k++)
+				assert_true(r.ranks[k].busy_compute_s == (double)ref_busy(f.g, k, start, end) * 1e-12);
+			des_result_fini(&r);
+			compared++;
+		}
+		(void)bad_dep;
+		free(start);
+		free(end);
+		fx_fini(&f);
+	}
+	/* the generator must mostly make runnable graphs */
+	assert_true(compared > 200);
+	(void)deadlocks;
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -663,6 +1019,8 @@ int main(void)
 	    cmocka_unit_test(test_exposed_comm),    cmocka_unit_test(test_1f1b_bubble),
 	    cmocka_unit_test(test_determinism),	    cmocka_unit_test(test_costmodel),
 	    cmocka_unit_test(test_errors),	    cmocka_unit_test(test_empty),
+	    cmocka_unit_test(test_tie_order),	    cmocka_unit_test(test_unusual_deps),
+	    cmocka_unit_test(test_reference),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,4 +1,6 @@
-/* test-event-queue.c — the intrusive (time, seq) heap against a sorted reference. */
+/* test-event-queue.c — the event queues against a naive reference: the
+ * intrusive (time, seq) heap, the keyed heap of ids and the calendar queue
+ * (which must give exactly the heap's order: time, then push order). */
 #include "config.h"
 #include <setjmp.h>
 #include <stdarg.h>
@@ -254,6 +256,188 @@ static void test_interleaved(void **state)
 	event_queue_fini(&q);
 }
 
+/* ---------------------------------------------------------------- keyed heap and calendar */
+
+/* The reference: pending (id, time, seq), the earliest found by a scan. */
+struct ref_q {
+	int n;
+	int id[4096];
+	int64_t time[4096];
+	uint64_t seq[4096];
+	uint64_t next_seq;
+};
+
+static void ref_push(struct ref_q *r, int id, int64_t time)
+{
+	r->id[r->n] = id;
+	r->time[r->n] = time;
+	r->seq[r->n] = r->next_seq++;
+	r->n++;
+}
+
+/* Remove and return the earliest; its time in *time. */
+static int ref_pop(struct ref_q *r, int64_t *time)
+{
+	int b = 0;
+	for (int i = 1; i < r->n; i++)
+		if (r->time[i] < r->time[b] || (r->time[i] == r->time[b] && r->seq[i] < r->seq[b]))
+			b = i;
+	int id = r->id[b];
+	*time = r->time[b];
+	r->n--;
+	r->id[b] = r->id[r->n];
+	r->time[b] = r->time[r->n];
+	r->seq[b] = r->seq[r->n];
+	return id;
+}
+
+static void test_event_heap(void **state)
+{
+	(void)state;
+	rng_state = 11;
+	enum { N = 300 };
+	static struct ref_q ref;
+	memset(&ref, 0, sizeof ref);
+	int queued[N] = {0};
+	struct ps_event_heap h;
+	assert_int_equal(event_heap_init(&h, N), PS_OK);
+	for (int step = 0; step < 200000; step++) {
+		int i = (int)(rng() % N);
+		if (!queued[i] && rng() % 2) {
+			int64_t t = rng() % 64; /* many ties */
+			event_heap_push(&h, (uint32_t)i, t);
+			ref_push(&ref, i, t);
+			queued[i] = 1;
+		} else if (event_heap_size(&h)) {
+			int64_t want_t, got_t = event_heap_top_time(&h);
+			int want = ref_pop(&ref, &want_t);
+			uint32_t got = event_heap_top(&h);
+			assert_int_equal(got, want);
+			assert_true(got_t == want_t);
+			if (rng() % 2) { /* handled in place: its stream goes on, or another starts */
+				uint32_t id = rng() % 2 ? got : (uint32_t)i;
+				if (id != got && queued[id])
+					id = got;
+				int64_t t = rng() % 64;
+				event_heap_replace_top(&h, id, t);
+				ref_push(&ref, (int)id, t);
+				queued[got] = 0;
+				queued[id] = 1;
+			} else {
+				event_heap_pop(&h);
+				queued[got] = 0;
+			}
+		}
+	}
+	assert_int_equal(event_heap_size(&h), (uint32_t)ref.n);
+	event_heap_fini(&h);
+}
+
+enum { DUR_SMALL, DUR_MIXED, DUR_ZERO, DUR_DENSE, DUR_SPARSE };
+
+static int64_t duration(int kind)
+{
+	switch (kind) {
+	case DUR_SMALL:
+		return rng() % 50;
+	case DUR_MIXED: { /* zero, small, and far beyond any window */
+		unsigned r = rng() % 10;
+		return r < 2 ? 0 : r < 7 ? (int64_t)(rng() % 5000) : (int64_t)(rng() % 1000) << (20 + rng() % 20);
+	}
+	case DUR_ZERO:
+		return 0;
+	case DUR_DENSE: /* many distinct times close together */
+		return 1 + rng() % 100;
+	default: /* DUR_SPARSE */
+		return (int64_t)1000000 + rng() % 1000000;
+	}
+}
+
+/* A simulator's use: pops interleaved with pushes at now + a duration;
+ * every pop must be the reference's.  Returns the calendar's resizes. */
+static uint64_t calendar_workload(uint32_t nnodes, uint32_t nbuckets, uint32_t width, int kind, int steps,
+				  uint32_t *width_out)
+{
+	static struct ref_q ref;
+	memset(&ref, 0, sizeof ref);
+	int queued[4096] = {0};
+	struct ps_calendar q;
+	assert_int_equal(calendar_init(&q, nnodes, nbuckets, width), PS_OK);
+	int64_t now = 0;
+	for (int step = 0; step < steps; step++) {
+		uint32_t i = rng() % nnodes;
+		if (!queued[i] && (rng() % 3 || ref.n == 0)) {
+			int64_t t = now + duration(kind);
+			calendar_push(&q, i, t);
+			ref_push(&ref, (int)i, t);
+			queued[i] = 1;
+		} else if (ref.n) {
+			int64_t want_t, got_t = -1;
+			int want = ref_pop(&ref, &want_t);
+			uint32_t got = calendar_pop(&q, &got_t);
+			assert_int_equal(got, want);
+			assert_true(got_t == want_t);
+			queued[got] = 0;
+			now = got_t;
+		}
+	}
+	while (ref.n) { /* drain */
+		int64_t want_t, got_t = -1;
+		int want = ref_pop(&ref, &want_t);
+		assert_int_equal(calendar_pop(&q, &got_t), want);
+		assert_true(got_t == want_t);
+	}
+	int64_t t;
+	assert_int_equal(calendar_pop(&q, &t), PS_CAL_NONE);
+	uint64_t resizes = q.resizes;
+	if (width_out)
+		*width_out = q.width_log2;
+	calendar_fini(&q);
+	return resizes;
+}
+
+static void test_calendar_order(void **state)
+{
+	(void)state;
+	rng_state = 12;
+	static const uint32_t widths[] = {0, 3, 10, 20, 40};
+	for (int kind = DUR_SMALL; kind <= DUR_SPARSE; kind++)
+		for (size_t w = 0; w < sizeof widths / sizeof *widths; w++) {
+			calendar_workload(64, 64, widths[w], kind, 20000, NULL);
+			calendar_workload(1000, 1024, widths[w], kind, 20000, NULL);
+		}
+	/* One node: every push lands in an empty queue. */
+	calendar_workload(1, 64, 5, DUR_MIXED, 5000, NULL);
+}
+
+/* The width follows the events: too wide (many distinct times per bucket)
+ * narrows, too narrow (events beyond the window) widens; the order stays
+ * exact through every re-filing. */
+static void test_calendar_adapts(void **state)
+{
+	(void)state;
+	rng_state = 13;
+	uint32_t w;
+	assert_true(calendar_workload(200, 64, 40, DUR_DENSE, 400000, &w) > 0);
+	assert_true(w < 40);
+	assert_true(calendar_workload(200, 64, 0, DUR_SPARSE, 400000, &w) > 0);
+	assert_true(w > 0);
+}
+
+static void test_calendar_errors(void **state)
+{
+	(void)state;
+	struct ps_calendar q;
+	assert_int_equal(calendar_init(&q, 4, 100, 3), PS_ERR_INVALID); /* not a power of two */
+	assert_int_equal(calendar_init(&q, 4, 32, 3), PS_ERR_INVALID);	/* fewer than 64 */
+	assert_int_equal(calendar_init(&q, 4, 64, 63), PS_ERR_INVALID);
+	assert_int_equal(calendar_init(&q, 0, 64, 3), PS_OK);
+	int64_t t;
+	assert_int_equal(calendar_pop(&q, &t), PS_CAL_NONE);
+	calendar_fini(&q);
+	calendar_fini(&q); /* twice is harmless */
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -262,6 +446,10 @@ int main(void)
 	    cmocka_unit_test(test_remove),
 	    cmocka_unit_test(test_interleaved),
 	    cmocka_unit_test(test_reschedule_equals_remove_push),
+	    cmocka_unit_test(test_event_heap),
+	    cmocka_unit_test(test_calendar_order),
+	    cmocka_unit_test(test_calendar_adapts),
+	    cmocka_unit_test(test_calendar_errors),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -199,7 +199,7 @@ static void check_model_grad(const struct gpt_config *cfg, const char *what)
 	const double dl = d_model_loss(g, pd, tok, tg, B, T);
 	if (!(fabs(loss - dl) <= 1e-5 * dl))
 		fail_msg("%s: float loss %.8g vs double model %.8g", what, loss, dl);
-	fd_params(g, pd, model_loss, &c, 16, what);
+	fd_params(g, pd, model_loss, &c, 12, what);
 	free(pd);
 	gpt_free(g);
 }
@@ -283,7 +283,7 @@ static void check_block_grad(struct gpt_config *cfg, const char *what)
 		fail_msg("%s: block d res_in relative error %.3g", what, sqrt(num / den));
 	/* layer-0 parameters; embeddings and final norm get zero gradient here
 	 * and zero finite differences (the block does not use them) */
-	fd_params(g, pd, block_loss, &c, 16, what);
+	fd_params(g, pd, block_loss, &c, 12, what);
 	free(x), free(w), free(out), free(dres), free(pd), free(c.x), free(c.w), free(c.out);
 	gpt_free(g);
 }
@@ -406,6 +406,7 @@ static float train(const struct gpt_config *c, int steps, int threads, float *fi
 	return loss;
 }
 
+
 static void test_training_reduces_loss(void **state)
 {
 	(void)state;
@@ -414,24 +415,58 @@ static void test_training_reduces_loss(void **state)
 	cfg_llama(&cs[1]);
 	for (int k = 0; k < 2; k++) {
 		float first = 0.0f;
-		float last = train(&cs[k], 25, 2, &first);
-		/* 16 random (token, target) pairs are memorisable: the loss falls
-		 * far below ln 64 = 4.16 */
-		if (!(last < 0.5f * first))
-			fail_msg("config %d: loss %.4f -> %.4f after 25 AdamW steps", k, first, last);
+		float last = train(&cs[k], 15, 2, &first);
+		/* 16 random (token, target) pairs are memorisable: from ln 64 = 4.16
+		 * the loss falls below 0.6 in 15 steps at lr 1e-2 (a broken gradient
+		 * or update stalls above 3) */
+		if (!(last < first / 3.0f))
+			fail_msg("config %d: loss %.4f -> %.4f after 15 AdamW steps", k, first, last);
 	}
 }
 
+/* 1 and 2 threads give the same loss, before and after one AdamW step, and
+ * the same gradients, to 1e-5 relative.  The model is big enough (B*T = 256
+ * rows, C = 128, V = 512) that every kernel takes its threaded path
+ * (kernels run small problems on one thread) and the matmuls are split
+ * across the team.  Our kernels do not depend on the thread count, but
+ * OpenBLAS's sgemm rounds differently for different partitions (last bits,
+ * measured 1e-7 relative in the loss after one step); over several Adam
+ * steps those differences grow (Adam normalises near-zero gradients whose
+ * sign is rounding noise), which is why the check stops after one step. */
 static void test_threads_same_loss(void **state)
 {
 	(void)state;
 	struct gpt_config cs[2];
 	cfg_gpt2(&cs[0]);
 	cfg_llama(&cs[1]);
+	const int B = 4, T = 64;
+	int tok[256], tg[256];
 	for (int k = 0; k < 2; k++) {
-		float l1 = train(&cs[k], 3, 1, NULL), l2 = train(&cs[k], 3, 2, NULL);
-		if (!(fabsf(l1 - l2) <= 1e-5f))
-			fail_msg("config %d: loss %.8f with 1 thread, %.8f with 2", k, l1, l2);
+		cs[k].C = 128, cs[k].HS = 32, cs[k].F = k ? 192 : 512, cs[k].V = 512, cs[k].maxT = 64;
+		make_batch(tok, tg, B * T, cs[k].V, 5);
+		const int saved = cpu_threads_get();
+		float l0[2], l1[2], *grads[2];
+		size_t n = 0;
+		for (int th = 0; th < 2; th++) {
+			cpu_threads_set(th + 1);
+			struct gpt *g = model_new(&cs[k], B, T, 2024);
+			n = g->n_params;
+			assert_int_equal(gpt_forward(g, tok, tg, B, T, &l0[th]), PS_OK);
+			gpt_zero_grad(g);
+			assert_int_equal(gpt_backward(g, 1.0f), PS_OK);
+			grads[th] = malloc(n * sizeof(float));
+			memcpy(grads[th], g->mem_params + n, n * sizeof(float));
+			gpt_update(g, 1e-2f, 0.9f, 0.95f, 1e-8f, 0.1f, 1.0f, NULL);
+			assert_int_equal(gpt_forward(g, tok, tg, B, T, &l1[th]), PS_OK);
+			gpt_free(g);
+		}
+		cpu_threads_set(saved);
+		const double eg = dref_relerr_f(grads[1], grads[0], n);
+		if (!(fabsf(l0[0] - l0[1]) <= 1e-5f * l0[0] && fabsf(l1[0] - l1[1]) <= 1e-5f * l1[0] && eg <= 1e-5))
+			fail_msg("config %d: 1 vs 2 threads: loss %.8f / %.8f, after a step %.8f / %.8f, "
+				 "gradients relative L2 %.3g",
+				 k, l0[0], l0[1], l1[0], l1[1], eg);
+		free(grads[0]), free(grads[1]);
 	}
 }
 

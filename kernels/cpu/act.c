@@ -16,7 +16,7 @@
 void cpu_gelu_forward(float *out, const float *inp, size_t n)
 {
 	/* no restrict: out may equal inp (same index read then written) */
-#pragma omp parallel for simd schedule(static)
+#pragma omp parallel for simd schedule(static) if (n > KERN_PAR_MIN)
 	for (size_t i = 0; i < n; i++) {
 		float x = inp[i];
 		float u = GELU_K * (x + GELU_A * x * x * x);
@@ -28,7 +28,7 @@ void cpu_gelu_backward(float *dinp, const float *inp, const float *dout, size_t 
 {
 	float *restrict di = dinp;
 	const float *restrict x_ = inp, *restrict d = dout;
-#pragma omp parallel for simd schedule(static)
+#pragma omp parallel for simd schedule(static) if (n > KERN_PAR_MIN)
 	for (size_t i = 0; i < n; i++) {
 		float x = x_[i];
 		float u = GELU_K * (x + GELU_A * x * x * x);
@@ -40,7 +40,7 @@ void cpu_gelu_backward(float *dinp, const float *inp, const float *dout, size_t 
 
 void cpu_swiglu_forward(float *out, const float *inp, int M, int F)
 {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if ((long)M * F > KERN_PAR_MIN)
 	for (int i = 0; i < M; i++) {
 		const float *restrict a = inp + (size_t)i * 2 * F;
 		const float *restrict bb = a + F;
@@ -53,7 +53,7 @@ void cpu_swiglu_forward(float *out, const float *inp, int M, int F)
 
 void cpu_swiglu_backward(float *dinp, const float *inp, const float *dout, int M, int F)
 {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if ((long)M * F > KERN_PAR_MIN)
 	for (int i = 0; i < M; i++) {
 		const float *restrict a = inp + (size_t)i * 2 * F;
 		const float *restrict bb = a + F;
@@ -71,7 +71,7 @@ void cpu_swiglu_backward(float *dinp, const float *inp, const float *dout, int M
 
 void cpu_residual_forward(float *out, const float *a, const float *b, size_t n)
 {
-#pragma omp parallel for simd schedule(static)
+#pragma omp parallel for simd schedule(static) if (n > KERN_PAR_MIN)
 	for (size_t i = 0; i < n; i++)
 		out[i] = a[i] + b[i];
 }
@@ -81,14 +81,14 @@ void cpu_residual_backward(float *da, float *db, const float *dout, size_t n)
 	if (da) {
 		float *restrict x = da;
 		const float *restrict d = dout;
-#pragma omp parallel for simd schedule(static)
+#pragma omp parallel for simd schedule(static) if (n > KERN_PAR_MIN)
 		for (size_t i = 0; i < n; i++)
 			x[i] += d[i];
 	}
 	if (db) {
 		float *restrict x = db;
 		const float *restrict d = dout;
-#pragma omp parallel for simd schedule(static)
+#pragma omp parallel for simd schedule(static) if (n > KERN_PAR_MIN)
 		for (size_t i = 0; i < n; i++)
 			x[i] += d[i];
 	}

@@ -23,7 +23,7 @@ void cpu_adamw_update(float *param, const float *grad, float *m, float *v, size_
 	float *restrict p = param, *restrict mm = m, *restrict vv = v;
 	const float *restrict g = grad;
 	const size_t nb = n / 1024 + (n % 1024 != 0);
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (n > KERN_PAR_MIN)
 	for (size_t b = 0; b < nb; b++) {
 		const size_t lo = b * 1024, hi = lo + 1024 < n ? lo + 1024 : n;
 		size_t i = lo;
@@ -61,7 +61,7 @@ double cpu_sumsq(const float *x, size_t n)
 {
 	double s = 0.0;
 	/* float partial sums over blocks of 1024 (vectorised), summed in double */
-#pragma omp parallel for reduction(+ : s) schedule(static)
+#pragma omp parallel for reduction(+ : s) schedule(static) if (n > KERN_PAR_MIN)
 	for (size_t b = 0; b < (n + 1023) / 1024; b++) {
 		const size_t lo = b * 1024, hi = lo + 1024 < n ? lo + 1024 : n;
 		const float *restrict xx = x;
@@ -77,7 +77,7 @@ double cpu_sumsq(const float *x, size_t n)
 void cpu_scale(float *x, size_t n, float s)
 {
 	float *restrict xx = x;
-#pragma omp parallel for simd schedule(static)
+#pragma omp parallel for simd schedule(static) if (n > KERN_PAR_MIN)
 	for (size_t i = 0; i < n; i++)
 		xx[i] *= s;
 }

@@ -196,7 +196,7 @@ void cpu_attention_forward(float *out, float *lse, const float *qkv, int B, int 
 {
 	const int nblk = (T + BLK - 1) / BLK;
 	const long units = (long)B * NH * nblk;
-#pragma omp parallel for schedule(dynamic, 1)
+#pragma omp parallel for schedule(dynamic, 1) if ((double)B * NH * T * T * HS > 64.0 * KERN_PAR_MIN)
 	for (long u = 0; u < units; u++) {
 		/* big query blocks first: the diagonal makes later blocks costlier */
 		const int qb = nblk - 1 - (int)(u % nblk);
@@ -268,7 +268,7 @@ void cpu_attention_backward(float *dqkv, const float *dout, const float *qkv, co
 			    int B, int T, int NH, int KVH, int HS)
 {
 	const long units = (long)B * KVH;
-#pragma omp parallel for schedule(dynamic, 1)
+#pragma omp parallel for schedule(dynamic, 1) if ((double)B * NH * T * T * HS > 64.0 * KERN_PAR_MIN)
 	for (long u = 0; u < units; u++)
 		attn_bwd_unit(dqkv, dout, qkv, out, lse, (int)(u / KVH), (int)(u % KVH), T, NH, KVH, HS);
 }

@@ -15,7 +15,7 @@
 void cpu_embed_forward(float *out, const int *tokens, const float *wte, const float *wpe, int B, int T, int C)
 {
 	const long BT = (long)B * T;
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (BT * C > KERN_PAR_MIN)
 	for (long bt = 0; bt < BT; bt++) {
 		int t = (int)(bt % T);
 		float *restrict o = out + bt * C;
@@ -34,7 +34,7 @@ void cpu_embed_forward(float *out, const int *tokens, const float *wte, const fl
 void cpu_embed_backward(float *dwte, float *dwpe, const float *dout, const int *tokens, int B, int T, int C)
 {
 	const long BT = (long)B * T;
-#pragma omp parallel
+#pragma omp parallel if (BT * C > KERN_PAR_MIN)
 	{
 		int nt = 1, id = 0;
 #ifdef _OPENMP

@@ -225,7 +225,7 @@ static void fill_normal(float *x, size_t n, float std, uint64_t seed)
 {
 	const size_t CH = 65536;
 	const long nch = (long)((n + CH - 1) / CH);
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (n > ((size_t)1 << 20))
 	for (long ch = 0; ch < nch; ch++) {
 		uint64_t s = seed ^ (0xd1b54a32d192ed03ULL * (uint64_t)(ch + 1));
 		const size_t lo = (size_t)ch * CH, hi = lo + CH < n ? lo + CH : n;
@@ -412,7 +412,7 @@ void gpt_zero_grad(struct gpt *g)
 {
 	float *restrict x = g->mem_params + g->n_params;
 	const size_t n = g->n_params;
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (n > ((size_t)1 << 16))
 	for (size_t i = 0; i < n; i++)
 		x[i] = 0.0f;
 }

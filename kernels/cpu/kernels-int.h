@@ -70,6 +70,11 @@ static inline float kern_expf(float x)
 	return p * kern_u2f((uint32_t)(ni + 127) << 23);
 }
 
+/* Work (elements touched) below which a kernel runs on the calling thread
+ * alone: forking a team costs microseconds, and far more on a loaded
+ * machine, than ~16K elements take.  Results do not depend on it. */
+#define KERN_PAR_MIN 16384
+
 /* Split [0,n) into nparts nearly equal ranges; range k is [*lo, *hi). */
 static inline void kern_range(size_t n, int nparts, int k, size_t *lo, size_t *hi)
 {

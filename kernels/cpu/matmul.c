@@ -6,8 +6,9 @@
  * dimension is larger) per OpenMP thread, each block a single-threaded
  * sgemm; in CPU_GEMM_BLAS mode sgemm is called once, here, outside any
  * OpenMP region, and OpenBLAS uses its own threads.  The blocks partition
- * the output and every element keeps its whole K sum inside one sgemm call
- * (OpenBLAS blocks K the same way for any column range).
+ * the output and every element keeps its whole K sum inside one sgemm call;
+ * OpenBLAS still rounds the last bits differently for different partitions
+ * (in either mode), so products depend on the thread count at ~1e-7.
  * The forward preloads the bias into out and runs sgemm with beta = 1:
  * OpenBLAS would otherwise spend a pass zeroing out for beta = 0, so the
  * bias costs nothing extra.  The backward is two sgemms (dinp, dweight)
@@ -71,7 +72,7 @@ void cpu_matmul_forward(float *out, const float *inp, const float *weight, const
 {
 	float beta = 0.0f;
 	if (bias) {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if ((long)M * OC > KERN_PAR_MIN)
 		for (int i = 0; i < M; i++)
 			memcpy(out + (size_t)i * OC, bias, sizeof(float) * (size_t)OC);
 		beta = 1.0f;
@@ -83,7 +84,7 @@ void cpu_matmul_backward(float *dinp, float *dweight, float *dbias, const float 
 			 const float *weight, int M, int C, int OC)
 {
 	if (dbias) {
-#pragma omp parallel
+#pragma omp parallel if ((long)M * OC > KERN_PAR_MIN)
 		{
 			int nt = 1, id = 0;
 #ifdef _OPENMP

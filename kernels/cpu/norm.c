@@ -20,7 +20,7 @@
 void cpu_layernorm_forward(float *out, float *mean, float *rstd, const float *inp, const float *weight,
 			   const float *bias, int M, int C)
 {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if ((long)M * C > KERN_PAR_MIN)
 	for (int i = 0; i < M; i++) {
 		const float *restrict x = inp + (size_t)i * C;
 		float *restrict o = out + (size_t)i * C;
@@ -53,7 +53,7 @@ void cpu_layernorm_forward(float *out, float *mean, float *rstd, const float *in
 void cpu_layernorm_backward(float *dinp, float *dweight, float *dbias, const float *dout, const float *inp,
 			    const float *weight, const float *mean, const float *rstd, int M, int C)
 {
-#pragma omp parallel
+#pragma omp parallel if ((long)M * C > KERN_PAR_MIN)
 	{
 #pragma omp for schedule(static)
 		for (int i = 0; i < M; i++) {
@@ -103,7 +103,7 @@ void cpu_layernorm_backward(float *dinp, float *dweight, float *dbias, const flo
 
 void cpu_rmsnorm_forward(float *out, float *rstd, const float *inp, const float *weight, int M, int C)
 {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if ((long)M * C > KERN_PAR_MIN)
 	for (int i = 0; i < M; i++) {
 		const float *restrict x = inp + (size_t)i * C;
 		float *restrict o = out + (size_t)i * C;
@@ -122,7 +122,7 @@ void cpu_rmsnorm_forward(float *out, float *rstd, const float *inp, const float 
 void cpu_rmsnorm_backward(float *dinp, float *dweight, const float *dout, const float *inp, const float *weight,
 			  const float *rstd, int M, int C)
 {
-#pragma omp parallel
+#pragma omp parallel if ((long)M * C > KERN_PAR_MIN)
 	{
 #pragma omp for schedule(static)
 		for (int i = 0; i < M; i++) {

@@ -51,7 +51,7 @@ static void xent_row_grad(float *d, const float *x, float l, float scale, int V)
 
 void cpu_xent_forward(float *losses, float *lse, const float *logits, const int *targets, int M, int V)
 {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if ((long)M * V > KERN_PAR_MIN)
 	for (int i = 0; i < M; i++) {
 		const float *x = logits + (size_t)i * V;
 		const float l = xent_row_lse(x, V);
@@ -65,7 +65,7 @@ void cpu_xent_backward(float *dlogits, const float *logits, const float *lse, co
 		       int M, int V)
 {
 	const float scale = dloss / (float)M;
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if ((long)M * V > KERN_PAR_MIN)
 	for (int i = 0; i < M; i++) {
 		const float *x = logits + (size_t)i * V;
 		float *d = dlogits + (size_t)i * V;
