@@ -58,15 +58,11 @@
 #include "config.h"
 #include "des.h"
 
-#include <float.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
-#if defined(__SSE2__)
-#include <emmintrin.h>
-#endif
 
 #include "event-queue.h"
 
@@ -77,9 +73,7 @@
 #define KPROBES 8
 #define CCACHE_WAYS 4 /* collective price cache entries per (rank, group kind) */
 #define PCACHE_SIZE 256 /* point-to-point price cache; power of two */
-#define MAX_PS_S 9.0e6	  /* longest duration accepted (about 100 days) */
-#define PREFETCH_TASKS 64 /* task records fetched ahead of a finishing task (2 KB) */
-#define PREFETCH_EDGES 64 /* edges fetched ahead (512 B) */
+#define MAX_PS_S 9.0e6	/* longest duration accepted (about 100 days) */
 
 enum { TS_PENDING = 0, TS_WAITING, TS_RUNNING, TS_DONE };
 
@@ -90,40 +84,27 @@ struct dtask {
 		int64_t dur_ps; /* communication: transfer time; memory: 0 */
 		double bytes;	/* matched send/recv until its pair is priced */
 	} p;
-	uint32_t next;	    /* next task of the same stream; ntasks at the end */
-	uint32_t stream;    /* rank * STREAM_COUNT_ + stream */
-	uint32_t aux;	    /* coll: rendezvous id; send/recv: matching task; NONE32 (kernels: unused) */
-	uint32_t succ;	    /* first dependent: edge[succ - 1]; 0 none */
+	uint32_t next;	    /* next task of the same stream, NONE32 at the end */
 	uint32_t deps_left; /* dependencies not finished yet */
-	union {
-		struct {
-			uint8_t state, kind, phase, comm; /* kind .. comm as in struct ps_task */
-		};
-		uint32_t flags;
-	};
+	uint32_t stream;    /* rank * STREAM_COUNT_ + stream */
+	uint32_t aux;	    /* coll: rendezvous id; send/recv: matching task; NONE32 */
+	uint32_t succ;	    /* successors are succ[succ .. dt[i+1].succ) */
+	uint8_t kind, comm, phase, state;
 };
 
-/* Per (rank, stream): the task that runs or waits there, else the next to
- * begin; ntasks when the stream is exhausted (dt[ntasks] is a sentinel that
- * never begins).  The stream is free when its head is TS_PENDING. */
 struct des_stream {
-	uint32_t head;
+	uint32_t head;	  /* next task to begin, NONE32 when the stream is exhausted */
+	uint32_t running; /* task on the stream (waiting or running), NONE32 if free */
 };
 
-/* Per rank: the accounting sweep (256 bytes, so indexing is a shift). */
 struct des_rank {
-	union {
-		struct {
-			int64_t last_ps; /* accounting swept up to here */
-			int ncompute;
-			unsigned comm_mask; /* bit k: a transfer of comm kind k is in flight */
-			int ncomm[COMM_KIND_COUNT_];
-			int64_t busy_ps, recompute_ps, optimizer_ps, end_ps;
-			int64_t comm_ps[COMM_KIND_COUNT_], exposed_ps[COMM_KIND_COUNT_];
-			double slow; /* kernel time multiplier */
-		};
-		char pad_[256];
-	};
+	int64_t last_ps; /* accounting swept up to here */
+	int ncompute;
+	unsigned comm_mask; /* bit k: a transfer of comm kind k is in flight */
+	int ncomm[COMM_KIND_COUNT_];
+	int64_t busy_ps, recompute_ps, optimizer_ps, end_ps;
+	int64_t comm_ps[COMM_KIND_COUNT_], exposed_ps[COMM_KIND_COUNT_];
+	double slow; /* kernel time multiplier */
 };
 
 struct kentry {
@@ -153,16 +134,10 @@ struct des {
 	int nstreams;
 	struct des_stream *streams; /* (nranks * STREAM_COUNT_) */
 	struct des_rank *ranks;	    /* (nranks) */
-	struct dtask *dt;	    /* (ntasks) */
-	/* Dependents: one edge per dependency, listed from the task depended on
-	 * in ascending order of the dependent (the order a finished task wakes
-	 * them): dependent << 32 | (next edge + 1), 0 at the end. */
-	uint64_t *edge;		    /* (edge_cap) */
-	size_t edge_cap, nedge;
+	struct dtask *dt;	    /* (ntasks + 1) the last one a sentinel */
+	uint32_t *succ;		    /* (ndeps) dependents, grouped by task */
 	uint32_t ninfer;	    /* collectives without task.match */
 	uint32_t p2p_open;	    /* matched send/recv whose pair is not read yet */
-	uint64_t *fol;		    /* (nfol) leader << 32 | follower, collectives with task.match */
-	size_t nfol, fol_cap;
 	/* Collective rendezvous. */
 	uint32_t nrv;
 	uint32_t *rv_first, *rv_n, *rv_arrived, *rv_tasks;
@@ -175,8 +150,8 @@ struct des {
 	uint8_t *gdesc_valid;
 	struct ccache_entry *ccache; /* (nranks * NGROUP_KINDS * CCACHE_WAYS) */
 	struct pcache_entry *pcache; /* (PCACHE_SIZE) */
-	struct ps_calendar q;	     /* one node per stream */
-	double sum_ps;		     /* sum of all task prices (for the queue's bucket width) */
+	struct ps_event_heap q;	     /* one id per stream */
+	int held;		     /* the event being handled is still the heap's top */
 	int64_t now;
 	uint64_t events;
 	struct ps_trace_event *trace; /* (ntasks) or NULL */
@@ -188,20 +163,18 @@ static const ps_comm_kind exposed_priority[COMM_KIND_COUNT_] = {COMM_TP,   COMM_
 
 /* ---------------------------------------------------------------- helpers */
 
-/* The per-task arrays of a 2M-task graph are tens of MB: zeroed by the
- * system (calloc of fresh pages), and asked for transparent huge pages
- * (fewer page faults and TLB misses) where the system offers them. */
-static void *big_calloc(size_t n, size_t size)
+/* The per-task arrays of a 2M-task graph are tens of MB: ask for huge
+ * pages (fewer page faults and TLB misses) where the system offers them. */
+static void *big_alloc(size_t bytes)
 {
-	void *p = calloc(n ? n : 1, size);
+	const size_t huge = (size_t)2 << 20;
+	if (bytes < 4 * huge)
+		return malloc(bytes);
+	void *p = NULL;
+	if (posix_memalign(&p, huge, bytes) != 0)
+		return NULL;
 #ifdef MADV_HUGEPAGE
-	const uintptr_t huge = (uintptr_t)2 << 20;
-	size_t bytes = n * size;
-	if (p && bytes >= 4 * huge) {
-		uintptr_t lo = ((uintptr_t)p + huge - 1) & ~(huge - 1), hi = ((uintptr_t)p + bytes) & ~(huge - 1);
-		if (hi > lo)
-			madvise((void *)lo, hi - lo, MADV_HUGEPAGE);
-	}
+	madvise(p, bytes, MADV_HUGEPAGE);
 #endif
 	return p;
 }
@@ -267,47 +240,31 @@ static inline uint32_t task_rank(const struct dtask *x)
  * compares every field. */
 static inline uint64_t shape_hash(int op, int dtype, const struct ps_shape *s)
 {
-	const uint64_t k = 0x9E3779B97F4A7C15ULL;
-	uint64_t h = (uint64_t)s->M;
-	h = h * k + (uint64_t)s->N;
-	h = h * k + (uint64_t)s->K;
-	h = h * k + (uint64_t)s->T;
-	h = h * k + (uint64_t)s->C;
-	h = h * k + (uint64_t)s->n;
-	h = h * k + (uint64_t)(op | dtype << 8 | s->variant << 16);
-	return h * k;
+	uint64_t h = (uint64_t)(op | dtype << 8 | s->variant << 16);
+	h = (h ^ (uint64_t)s->M) * 0x9E3779B97F4A7C15ULL;
+	h = (h ^ (uint64_t)s->N) * 0x9E3779B97F4A7C15ULL;
+	h = (h ^ (uint64_t)s->K) * 0x9E3779B97F4A7C15ULL;
+	h = (h ^ (uint64_t)(s->n + s->T * 31 + s->NH * 131 + s->V * 7)) * 0x9E3779B97F4A7C15ULL;
+	return h ^ (h >> 29);
 }
 
-/* The key bytes of two shapes are equal (M .. V are ten int64 in a row). */
 static inline int shape_equal(const struct ps_shape *a, const struct ps_shape *b)
 {
-#if defined(__SSE2__)
-	const char *p = (const char *)a, *q = (const char *)b;
-	__m128i m = _mm_cmpeq_epi8(_mm_loadu_si128((const __m128i *)p), _mm_loadu_si128((const __m128i *)q));
-	for (int k = 16; k < 80; k += 16)
-		m = _mm_and_si128(m, _mm_cmpeq_epi8(_mm_loadu_si128((const __m128i *)(p + k)),
-						    _mm_loadu_si128((const __m128i *)(q + k))));
-	return _mm_movemask_epi8(m) == 0xFFFF && a->n == b->n && a->variant == b->variant;
-#else
 	return ((a->M ^ b->M) | (a->N ^ b->N) | (a->K ^ b->K) | (a->B ^ b->B) | (a->T ^ b->T) |
 		(a->C ^ b->C) | (a->NH ^ b->NH) | (a->KVH ^ b->KVH) | (a->HS ^ b->HS) | (a->V ^ b->V) |
 		(a->n ^ b->n) | (int64_t)(a->variant ^ b->variant)) == 0;
-#endif
 }
-
-#define KSLOT_OF(h) ((h) >> 51) /* 13 bits: KSLOTS */
 
 /* Seconds of one kernel call before slowdowns, through the memo of
  * distinct (op, shape, dtype): open addressing, KPROBES probes, no
- * replacement (a kernel that finds no room is priced every time).
- * (des_extract inlines the first probe.) */
-static __attribute__((noinline)) double kernel_seconds(struct des *d, const struct ps_task *t)
+ * replacement (a kernel that finds no room is priced every time). */
+static double kernel_seconds(struct des *d, const struct ps_task *t)
 {
 	if (!d->cm)
 		return t->flops / 1e12;
 	int op = (int)t->u.kernel.op, dt = t->u.kernel.dtype;
 	const struct ps_shape *s = &t->u.kernel.shape;
-	uint64_t h = KSLOT_OF(shape_hash(op, dt, s));
+	uint64_t h = shape_hash(op, dt, s);
 	for (int k = 0; k < KPROBES; k++) {
 		uint16_t *slot = &d->kslot[(h + (uint64_t)k) & (KSLOTS - 1)];
 		if (*slot) {
@@ -331,36 +288,23 @@ static __attribute__((noinline)) double kernel_seconds(struct des *d, const stru
 	return costmodel_kernel_s(d->cm, t->u.kernel.op, s, (ps_dtype)dt);
 }
 
-/* The cache entry for a collective task: its (rank, group kind) and way. */
-static inline struct ccache_entry *ccache_entry(struct des *d, const struct ps_task *t, ps_coll_algo *algo)
-{
-	size_t slot = (size_t)t->rank * NGROUP_KINDS + t->u.coll.group;
-	ps_coll_algo a = (ps_coll_algo)t->u.coll.algo;
-	*algo = a == ALGO_AUTO ? d->default_algo : a;
-	uint64_t bb;
-	memcpy(&bb, &t->u.coll.bytes, sizeof bb);
-	return &d->ccache[slot * CCACHE_WAYS + ((bb >> 20) ^ (bb >> 40) ^ (uint64_t)t->u.coll.op) % CCACHE_WAYS];
-}
-
-static inline int ccache_hit(const struct ccache_entry *e, const struct ps_task *t, ps_coll_algo algo)
-{
-	return e->valid && e->bytes == t->u.coll.bytes && e->size == t->u.coll.group_size && e->op == t->u.coll.op &&
-	       e->algo == algo;
-}
-
 /* Seconds of a collective task: the network price of its group, through a
- * small cache per (rank, group kind); -1 when the group does not fit.
- * (des_extract inlines the cache hit.) */
-static __attribute__((noinline)) double coll_seconds(struct des *d, uint32_t i, const struct ps_task *t)
+ * small cache per (rank, group kind); -1 when the group does not fit. */
+static double coll_seconds(struct des *d, uint32_t i, const struct ps_task *t)
 {
 	if (!d->net)
 		return 0;
 	size_t slot = (size_t)t->rank * NGROUP_KINDS + t->u.coll.group;
-	ps_coll_algo algo;
-	struct ccache_entry *e = ccache_entry(d, t, &algo);
+	ps_coll_algo algo = (ps_coll_algo)t->u.coll.algo;
+	if (algo == ALGO_AUTO)
+		algo = d->default_algo;
 	int size = t->u.coll.group_size;
 	double bytes = t->u.coll.bytes;
-	if (ccache_hit(e, t, algo))
+	uint64_t bb;
+	memcpy(&bb, &bytes, sizeof bb);
+	struct ccache_entry *e =
+	    &d->ccache[slot * CCACHE_WAYS + ((bb >> 20) ^ (bb >> 40) ^ (uint64_t)t->u.coll.op) % CCACHE_WAYS];
+	if (e->valid && e->bytes == bytes && e->size == size && e->op == t->u.coll.op && e->algo == algo)
 		return e->s;
 	if (!d->gdesc_valid[slot]) {
 		struct ps_group_desc gd = {1, 1, 0, 1, 0};
@@ -394,7 +338,7 @@ static __attribute__((noinline)) double coll_seconds(struct des *d, uint32_t i, 
 
 /* Seconds of one transfer of bytes from real rank a to real rank b, through
  * a small direct-mapped cache; -1 when invalid. */
-static double p2p_price(struct des *d, int a, int b, double bytes)
+static double p2p_price(struct des *d, uint32_t i, int a, int b, double bytes)
 {
 	if (!d->net)
 		return 0;
@@ -406,8 +350,11 @@ static double p2p_price(struct des *d, int a, int b, double bytes)
 	if (e->src == a && e->dst == b && e->bytes == bytes)
 		return e->s;
 	double s = net_p2p_time(d->net, d->tier, a, b, bytes);
-	if (s < 0)
+	if (s < 0) {
+		fail(d, PS_ERROR(PS_ERR_INVALID, "simulate: task %u: transfer %d -> %d of %g bytes is invalid", i,
+				 a, b, bytes));
 		return -1;
+	}
 	e->src = a;
 	e->dst = b;
 	e->bytes = bytes;
@@ -417,48 +364,52 @@ static double p2p_price(struct des *d, int a, int b, double bytes)
 
 /* ---------------------------------------------------------------- task life */
 
-/* What the event loop keeps in registers. */
-struct loopv {
-	struct dtask *dt;
-	struct des_stream *st;
-	struct des_rank *rk;
-	const uint64_t *edge;
-	struct ps_calendar *q;
-	struct ps_trace_event *trace;
-	double mul1; /* kernel time factor while a transfer is in flight */
-};
-
-static inline struct loopv loopv_of(struct des *d)
+static inline void schedule_end(struct des *d, uint32_t tid, uint32_t stream, int64_t dur_ps)
 {
-	struct loopv v = {d->dt, d->streams, d->ranks, d->edge, &d->q, d->trace, d->overlap_mul[1]};
-	return v;
+	d->dt[tid].state = TS_RUNNING;
+	if (d->trace)
+		d->trace[tid].start_s = (double)d->now * 1e-12;
+	if (d->held) { /* the first new event takes the handled one's place */
+		event_heap_replace_top(&d->q, stream, d->now + dur_ps);
+		d->held = 0;
+	} else {
+		event_heap_push(&d->q, stream, d->now + dur_ps);
+	}
 }
 
-/* The transfer of task tid begins at d->now (it is in flight from now). */
-static void transfer_start(struct des *d, uint32_t tid)
+static inline void transfer_start(struct des *d, uint32_t tid)
 {
 	struct dtask *x = &d->dt[tid];
 	struct des_rank *r = &d->ranks[task_rank(x)];
 	rank_advance(r, d->now);
 	if (r->ncomm[x->comm]++ == 0)
 		r->comm_mask |= 1u << x->comm;
-	x->state = TS_RUNNING;
-	if (d->trace)
-		d->trace[tid].start_s = (double)d->now * 1e-12;
-	calendar_push(&d->q, x->stream, d->now + x->p.dur_ps);
+	schedule_end(d, tid, x->stream, x->p.dur_ps);
 }
 
-static __attribute__((noinline)) void kernel_invalid(struct des *d, uint32_t tid, double sec)
-{
-	fail(d, PS_ERROR(PS_ERR_INVALID, "simulate: task %u: kernel time %g s is invalid", tid, sec));
-}
-
-/* Task tid begins at d->now: the kinds other than kernels and lone
- * collectives (rendezvous, send/recv, memory). */
-static __attribute__((noinline)) void task_begin_other(struct des *d, uint32_t tid)
+static inline void task_begin(struct des *d, struct des_stream *s, uint32_t tid)
 {
 	struct dtask *x = &d->dt[tid];
+	s->running = tid;
 	switch (x->kind) {
+	case TASK_KERNEL: {
+		struct des_rank *r = &d->ranks[task_rank(x)];
+		double sec = x->p.base_s * d->overlap_mul[r->comm_mask != 0];
+		if (!(sec <= MAX_PS_S)) {
+			fail(d, PS_ERROR(PS_ERR_INVALID, "simulate: task %u: kernel time %g s is invalid",
+					 tid, sec));
+			sec = 0;
+		}
+		int64_t dur = (int64_t)(sec * 1e12 + 0.5);
+		rank_advance(r, d->now);
+		r->ncompute++;
+		if (x->phase == PHASE_RECOMPUTE)
+			r->recompute_ps += dur;
+		else if (x->phase == PHASE_OPTIMIZER)
+			r->optimizer_ps += dur;
+		schedule_end(d, tid, x->stream, dur);
+		break;
+	}
 	case TASK_COLL: {
 		uint32_t rv = x->aux;
 		if (rv == NONE32) {
@@ -485,62 +436,46 @@ static __attribute__((noinline)) void task_begin_other(struct des *d, uint32_t t
 		}
 		break;
 	default: /* TASK_MEM */
-		x->state = TS_RUNNING;
-		if (d->trace)
-			d->trace[tid].start_s = (double)d->now * 1e-12;
-		calendar_push(&d->q, x->stream, d->now);
+		schedule_end(d, tid, x->stream, 0);
 		break;
 	}
 }
 
-/* Task tid, ready and at the head of its free stream sid, begins now. */
-static inline __attribute__((always_inline)) void task_begin(struct des *d, struct loopv v, uint32_t sid,
-							     uint32_t tid, int64_t now)
+static inline void stream_try(struct des *d, uint32_t sid)
 {
-	struct dtask *x = &v.dt[tid];
-	if (x->kind == TASK_KERNEL) {
-		struct des_rank *r = &v.rk[sid / STREAM_COUNT_];
-		double sec = r->comm_mask ? x->p.base_s * v.mul1 : x->p.base_s;
-		if (!(sec <= MAX_PS_S)) {
-			kernel_invalid(d, tid, sec);
-			sec = 0;
-		}
-		int64_t dur = (int64_t)(sec * 1e12 + 0.5);
-		rank_advance(r, now);
-		r->ncompute++;
-		if (x->phase >= PHASE_RECOMPUTE) {
-			if (x->phase == PHASE_RECOMPUTE)
-				r->recompute_ps += dur;
-			else if (x->phase == PHASE_OPTIMIZER)
-				r->optimizer_ps += dur;
-		}
-		x->state = TS_RUNNING;
-		if (v.trace)
-			v.trace[tid].start_s = (double)now * 1e-12;
-		calendar_push(v.q, sid, now + dur);
-	} else if (x->kind == TASK_COLL && x->aux == NONE32) { /* a collective alone */
-		struct des_rank *r = &v.rk[sid / STREAM_COUNT_];
-		rank_advance(r, now);
-		if (r->ncomm[x->comm]++ == 0)
-			r->comm_mask |= 1u << x->comm;
-		x->state = TS_RUNNING;
-		if (v.trace)
-			v.trace[tid].start_s = (double)now * 1e-12;
-		calendar_push(v.q, sid, now + x->p.dur_ps);
-	} else {
-		task_begin_other(d, tid);
-	}
+	struct des_stream *s = &d->streams[sid];
+	if (s->running != NONE32 || s->head == NONE32)
+		return;
+	if (d->dt[s->head].deps_left == 0)
+		task_begin(d, s, s->head);
 }
 
-/* Begin the head of stream sid if the stream is free and the head ready. */
-static inline __attribute__((always_inline)) void stream_try(struct des *d, struct loopv v, uint32_t sid,
-							     int64_t now)
+static inline void task_end(struct des *d, uint32_t sid)
 {
-	uint32_t h = v.st[sid].head;
-	const struct dtask *x = &v.dt[h];
-	if (x->deps_left | x->state) /* waiting for a dependency, running, or the sentinel */
-		return;
-	task_begin(d, v, sid, h, now);
+	struct des_stream *s = &d->streams[sid];
+	uint32_t tid = s->running;
+	struct dtask *x = &d->dt[tid];
+	struct des_rank *r = &d->ranks[sid / STREAM_COUNT_];
+	if (x->kind == TASK_KERNEL) {
+		rank_advance(r, d->now);
+		r->ncompute--;
+	} else if (x->kind != TASK_MEM) {
+		rank_advance(r, d->now);
+		if (--r->ncomm[x->comm] == 0)
+			r->comm_mask &= ~(1u << x->comm);
+	}
+	r->end_ps = d->now; /* time never goes back */
+	x->state = TS_DONE;
+	if (d->trace)
+		d->trace[tid].end_s = (double)d->now * 1e-12;
+	s->running = NONE32;
+	s->head = x->next;
+	for (uint32_t i = x->succ, e = x[1].succ; i < e; i++) {
+		uint32_t u = d->succ[i];
+		if (--d->dt[u].deps_left == 0)
+			stream_try(d, d->dt[u].stream);
+	}
+	stream_try(d, sid);
 }
 
 /* ---------------------------------------------------------------- rendezvous */
@@ -579,42 +514,37 @@ static uint32_t rv_new(struct des *d, uint32_t m)
 	return rv;
 }
 
-static int u64_cmp(const void *a, const void *b)
-{
-	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-	return x < y ? -1 : x > y;
-}
-
 /* Explicit matching: collectives whose task.match names the same leader
  * (the lowest id of the instance, the graph builder's contract) are one
- * collective, its members the leader then the followers in ascending
- * order.  d->fol lists (leader, follower) pairs; on exit aux is the
- * rendezvous id of every member (leaders without followers keep NONE32:
- * a collective alone in the graph). */
-static ps_status rendezvous_explicit(struct des *d)
+ * collective.  On entry dt[i].aux holds the leader for followers (NONE32
+ * for leaders) and nfollow[leader] the number of followers; on exit aux is
+ * the rendezvous id (NONE32 for a collective alone in the graph).  Only
+ * called when some collective has followers (unfolded graphs). */
+static ps_status rendezvous_explicit(struct des *d, const uint32_t *nfollow)
 {
-	qsort(d->fol, d->nfol, sizeof *d->fol, u64_cmp);
-	for (size_t a = 0; a < d->nfol;) {
-		uint32_t leader = (uint32_t)(d->fol[a] >> 32);
-		size_t b = a + 1;
-		while (b < d->nfol && (uint32_t)(d->fol[b] >> 32) == leader)
-			b++;
-		uint32_t first = (uint32_t)d->fol[a];
-		if (leader > first)
-			return PS_ERROR(PS_ERR_INVALID, "simulate: task %u: its collective leader %u comes after it",
-					first, leader);
-		uint32_t rv = rv_new(d, (uint32_t)(b - a) + 1);
-		if (rv == NONE32)
-			return PS_ERROR(PS_ERR_NOMEM, "simulate: out of memory");
-		uint32_t *m = &d->rv_tasks[d->rv_first[rv]];
-		m[0] = leader;
-		d->dt[leader].aux = rv;
-		for (size_t k = a; k < b; k++) {
-			uint32_t f = (uint32_t)d->fol[k];
-			m[k - a + 1] = f;
-			d->dt[f].aux = rv;
+	uint32_t n = d->g->ntasks;
+	for (uint32_t i = 0; i < n; i++) {
+		struct dtask *x = &d->dt[i];
+		if (x->kind != TASK_COLL)
+			continue;
+		if (nfollow[i] > 0) { /* a leader */
+			uint32_t rv = rv_new(d, nfollow[i] + 1);
+			if (rv == NONE32)
+				return PS_ERROR(PS_ERR_NOMEM, "simulate: out of memory");
+			x->aux = rv;
+			d->rv_tasks[d->rv_first[rv]] = i;
+			d->rv_n[rv] = 1; /* filled so far; grows back to the full count below */
+		} else if (x->aux !=
+			   NONE32) { /* a follower (unmatched collectives are NONE32 until inferred) */
+			uint32_t leader = x->aux;
+			if (leader > i)
+				return PS_ERROR(PS_ERR_INVALID,
+						"simulate: task %u: its collective leader %u comes after it",
+						i, leader);
+			uint32_t rv = d->dt[leader].aux;
+			x->aux = rv;
+			d->rv_tasks[d->rv_first[rv] + d->rv_n[rv]++] = i;
 		}
-		a = b;
 	}
 	return PS_OK;
 }
@@ -788,290 +718,134 @@ static void rendezvous_price(struct des *d)
 /* ---------------------------------------------------------------- setup */
 
 /* A matched send/recv pair, both read: check it, price it (sender to
- * receiver, the sender's bytes) and give both the duration.  -1 when the
- * pair does not match or cannot be priced (setup_error says why). */
-static int p2p_pair(struct des *d, uint32_t i, uint32_t m)
+ * receiver, the sender's bytes) and give both the duration. */
+static ps_status p2p_pair(struct des *d, uint32_t i, uint32_t m)
 {
 	const struct ps_graph *g = d->g;
 	struct dtask *x = &d->dt[i], *y = &d->dt[m];
 	if (y->kind != (x->kind == TASK_SEND ? TASK_RECV : TASK_SEND) || y->aux != i ||
 	    task_rank(y) == task_rank(x))
-		return -1;
+		return PS_ERROR(PS_ERR_INVALID, "simulate: task %u: %s is not matched by a %s on another rank", i,
+				x->kind == TASK_SEND ? "send" : "recv", x->kind == TASK_SEND ? "recv" : "send");
 	const struct dtask *snd = x->kind == TASK_SEND ? x : y, *rcv = x->kind == TASK_SEND ? y : x;
 	int a = g->ranks[task_rank(snd)].global_rank, b = g->ranks[task_rank(rcv)].global_rank;
-	double sec = p2p_price(d, a, b, snd->p.bytes);
+	double sec = p2p_price(d, i, a, b, snd->p.bytes);
+	if (sec < 0)
+		return d->err;
 	int64_t dur;
-	if (sec < 0 || to_ps(sec, &dur))
-		return -1;
+	if (to_ps(sec, &dur))
+		return PS_ERROR(PS_ERR_INVALID, "simulate: task %u: invalid transfer time %g s", i, sec);
 	x->p.dur_ps = dur;
 	y->p.dur_ps = dur;
-	d->sum_ps += 2.0 * sec;
-	return 0;
+	return PS_OK;
 }
 
-/* The first invalid task in ascending order, with the reason: the slow
- * path after the fast pass found something wrong. */
-static ps_status setup_error(struct des *d)
+/* Check one task and extract its record; counts its stream link and the
+ * dependents of its dependencies (in cnt). */
+static ps_status task_extract(struct des *d, uint32_t i, uint32_t *cnt, uint32_t *stail, uint32_t **nfollow)
 {
 	const struct ps_graph *g = d->g;
-	for (uint32_t i = 0; i < g->ntasks; i++) {
-		const struct ps_task *t = &g->tasks[i];
-		if ((int)t->rank >= g->nranks || t->stream >= STREAM_COUNT_ || t->kind > TASK_MEM)
-			return PS_ERROR(PS_ERR_INVALID, "simulate: task %u: bad rank %u, stream %u or kind %u", i,
-					t->rank, t->stream, t->kind);
-		if ((uint64_t)t->dep_first + t->ndeps > g->ndeps)
-			return PS_ERROR(PS_ERR_INVALID, "simulate: task %u: dependencies out of range", i);
-		const uint32_t *dp = g->deps + t->dep_first;
-		for (uint32_t k = 0; k < t->ndeps; k++)
-			if (dp[k] >= g->ntasks || dp[k] == i)
-				return PS_ERROR(PS_ERR_INVALID, "simulate: task %u: bad dependency %u", i, dp[k]);
-		double sec;
-		int64_t dur;
-		switch (t->kind) {
-		case TASK_KERNEL:
-			sec = kernel_seconds(d, t) * d->ranks[t->rank].slow;
-			if (!(sec >= 0) || !isfinite(sec))
-				return PS_ERROR(PS_ERR_INVALID, "simulate: task %u: kernel time %g s is invalid", i,
-						sec);
-			break;
-		case TASK_COLL:
-			if ((unsigned)t->u.coll.group >= NGROUP_KINDS || (unsigned)t->u.coll.op > COLL_ALLTOALL ||
-			    !(t->u.coll.bytes >= 0) || !isfinite(t->u.coll.bytes))
-				return PS_ERROR(PS_ERR_INVALID, "simulate: task %u: bad collective", i);
-			if (t->match != NONE32 && t->match != i) {
-				const struct ps_task *l = t->match < g->ntasks ? &g->tasks[t->match] : NULL;
-				if (!l || l->kind != TASK_COLL || l->match != t->match ||
-				    l->u.coll.op != t->u.coll.op || l->u.coll.bytes != t->u.coll.bytes ||
-				    l->rank == t->rank)
-					return PS_ERROR(PS_ERR_INVALID,
-							"simulate: task %u: collective match %u is not the same "
-							"collective on another rank",
-							i, t->match);
-			}
-			sec = coll_seconds(d, i, t);
-			if (sec < 0)
-				return d->err;
-			if (to_ps(sec, &dur))
-				return PS_ERROR(PS_ERR_INVALID, "simulate: task %u: invalid transfer time %g s", i,
-						sec);
-			break;
-		case TASK_SEND:
-		case TASK_RECV: {
-			if (!(t->u.p2p.bytes >= 0) || !isfinite(t->u.p2p.bytes))
-				return PS_ERROR(PS_ERR_INVALID, "simulate: task %u: bad message size", i);
-			int a, b;
-			double bytes = t->u.p2p.bytes;
-			if (t->match != NONE32) {
-				if (t->match >= g->ntasks || t->match == i)
-					return PS_ERROR(PS_ERR_INVALID,
-							"simulate: task %u: match %u is not a task", i, t->match);
-				const struct ps_task *y = &g->tasks[t->match];
-				if (y->kind != (t->kind == TASK_SEND ? TASK_RECV : TASK_SEND) || y->match != i ||
-				    y->rank == t->rank || (int)y->rank >= g->nranks)
-					return PS_ERROR(PS_ERR_INVALID,
-							"simulate: task %u: %s is not matched by a %s on another rank",
-							i, t->kind == TASK_SEND ? "send" : "recv",
-							t->kind == TASK_SEND ? "recv" : "send");
-				const struct ps_task *snd = t->kind == TASK_SEND ? t : y, *rcv = t->kind == TASK_SEND ? y : t;
-				a = g->ranks[snd->rank].global_rank;
-				b = g->ranks[rcv->rank].global_rank;
-				bytes = snd->u.p2p.bytes;
-			} else {
-				if (t->u.p2p.peer < 0 || t->u.p2p.peer >= g->nranks)
-					return PS_ERROR(PS_ERR_INVALID, "simulate: task %u: peer %d is not a rank",
-							i, t->u.p2p.peer);
-				a = g->ranks[t->rank].global_rank;
-				b = g->ranks[t->u.p2p.peer].global_rank;
-				if (t->kind == TASK_RECV) {
-					int c = a;
-					a = b;
-					b = c;
-				}
-			}
-			sec = p2p_price(d, a, b, bytes);
-			if (sec < 0)
-				return PS_ERROR(PS_ERR_INVALID,
-						"simulate: task %u: transfer %d -> %d of %g bytes is invalid", i, a, b,
-						bytes);
-			if (to_ps(sec, &dur))
-				return PS_ERROR(PS_ERR_INVALID, "simulate: task %u: invalid transfer time %g s", i,
-						sec);
-			break;
-		}
-		default:
-			break;
-		}
+	const struct ps_task *t = &g->tasks[i];
+	struct dtask *x = &d->dt[i];
+	if ((int)t->rank >= g->nranks || t->stream >= STREAM_COUNT_ || t->kind > TASK_MEM)
+		return PS_ERROR(PS_ERR_INVALID, "simulate: task %u: bad rank %u, stream %u or kind %u", i,
+				t->rank, t->stream, t->kind);
+	if ((uint64_t)t->dep_first + t->ndeps > g->ndeps)
+		return PS_ERROR(PS_ERR_INVALID, "simulate: task %u: dependencies out of range", i);
+	const uint32_t *dp = g->deps + t->dep_first;
+	for (uint32_t k = 0; k < t->ndeps; k++) {
+		if (dp[k] >= g->ntasks || dp[k] == i)
+			return PS_ERROR(PS_ERR_INVALID, "simulate: task %u: bad dependency %u", i, dp[k]);
+		cnt[dp[k]]++;
 	}
-	return PS_ERROR(PS_ERR_INVALID, "simulate: invalid step graph");
-}
-
-/* A task's kind, phase and comm in the byte order of struct dtask's flags
- * (state 0): one load where the layouts allow it. */
-static inline uint32_t task_flags(const struct ps_task *t)
-{
-#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-	_Static_assert(offsetof(struct ps_task, kind) == offsetof(struct ps_task, stream) + 1 &&
-			   offsetof(struct ps_task, phase) == offsetof(struct ps_task, stream) + 2 &&
-			   offsetof(struct ps_task, comm) == offsetof(struct ps_task, stream) + 3,
-		       "ps_task: stream, kind, phase, comm are consecutive bytes");
-	uint32_t w;
-	memcpy(&w, &t->stream, sizeof w);
-	return w & 0xFFFFFF00u;
-#else
-	return (uint32_t)t->kind << 8 | (uint32_t)t->phase << 16 | (uint32_t)t->comm << 24;
-#endif
-}
-
-/* The one pass over the graph, from the last task to the first: check,
- * extract and price each task, link it to the next task of its stream and
- * put it at the front of the dependents' list of each of its dependencies
- * (so every list ends up in ascending order).  Returns -1 on the first
- * problem; setup_error then finds and names the first invalid task. */
-static int des_extract(struct des *d)
-{
-	const struct ps_graph *g = d->g;
-	const struct ps_task *tasks = g->tasks;
-	const uint32_t *deps = g->deps;
-	const uint32_t n = g->ntasks, nranks = (uint32_t)g->nranks;
-	const uint64_t ndeps_all = g->ndeps;
-	struct dtask *dt = d->dt;
-	struct des_stream *st = d->streams;
-	uint64_t *edge = d->edge;
-	const uint16_t *kslot = d->kslot;
-	const struct kentry *kent = d->kent;
-	size_t nedge = 0;
-	for (uint32_t i = n; i-- > 0;) {
-		const struct ps_task *t = &tasks[i];
-		struct dtask *x = &dt[i];
-		uint32_t rank = t->rank, nd = t->ndeps, df = t->dep_first;
-		uint32_t flags = task_flags(t); /* 0, kind, phase, comm (not clamped) */
-		unsigned stream = t->stream, kind = (flags >> 8) & 0xFF;
-		if (rank >= nranks || stream >= STREAM_COUNT_ || kind > TASK_MEM || (uint64_t)df + nd > ndeps_all)
-			return -1;
-		if (nedge + nd > d->edge_cap) { /* dependency ranges that overlap: more edges than deps */
-			size_t cap = 2 * d->edge_cap + nd;
-			uint64_t *e = realloc(d->edge, cap * sizeof *e);
-			if (!e) {
-				fail(d, PS_ERROR(PS_ERR_NOMEM, "simulate: out of memory"));
-				return -1;
-			}
-			d->edge = edge = e;
-			d->edge_cap = cap;
+	uint32_t s = t->rank * STREAM_COUNT_ + t->stream;
+	if (stail[s] == NONE32)
+		d->streams[s].head = i;
+	else
+		d->dt[stail[s]].next = i;
+	stail[s] = i;
+	x->next = NONE32;
+	x->stream = s;
+	x->deps_left = t->ndeps;
+	x->kind = t->kind;
+	x->comm = t->comm < COMM_KIND_COUNT_ ? t->comm : COMM_NONE;
+	x->phase = t->phase;
+	x->state = TS_PENDING;
+	x->aux = NONE32;
+	switch (t->kind) {
+	case TASK_KERNEL: {
+		double sec = kernel_seconds(d, t) * d->ranks[t->rank].slow;
+		if (!(sec >= 0) || !isfinite(sec))
+			return PS_ERROR(PS_ERR_INVALID, "simulate: task %u: kernel time %g s is invalid", i, sec);
+		x->p.base_s = sec;
+		break;
+	}
+	case TASK_COLL: {
+		if ((unsigned)t->u.coll.group >= NGROUP_KINDS || (unsigned)t->u.coll.op > COLL_ALLTOALL ||
+		    !(t->u.coll.bytes >= 0) || !isfinite(t->u.coll.bytes))
+			return PS_ERROR(PS_ERR_INVALID, "simulate: task %u: bad collective", i);
+		if (t->match == NONE32) {
+			d->ninfer++;
+		} else if (t->match != i) {
+			const struct ps_task *l = t->match < g->ntasks ? &g->tasks[t->match] : NULL;
+			if (!l || l->kind != TASK_COLL || l->match != t->match ||
+			    l->u.coll.op != t->u.coll.op || l->u.coll.bytes != t->u.coll.bytes ||
+			    l->rank == t->rank)
+				return PS_ERROR(
+				    PS_ERR_INVALID,
+				    "simulate: task %u: collective match %u is not the same collective on "
+				    "another rank",
+				    i, t->match);
+			if (!*nfollow && !(*nfollow = calloc((size_t)g->ntasks, sizeof **nfollow)))
+				return PS_ERROR(PS_ERR_NOMEM, "simulate: out of memory");
+			(*nfollow)[t->match]++;
+			x->aux = t->match; /* the leader, until rendezvous_explicit */
 		}
-		const uint32_t *dp = deps + df;
-		for (uint32_t k = nd; k-- > 0;) { /* the last first: a task's duplicates stay in order */
-			uint32_t u = dp[k];
-			if (u >= n || u == i)
-				return -1;
-			edge[nedge] = (uint64_t)i << 32 | dt[u].succ;
-			dt[u].succ = (uint32_t)++nedge;
-		}
-		uint32_t s = rank * STREAM_COUNT_ + stream;
-		x->next = st[s].head;
-		st[s].head = i;
-		x->stream = s;
-		x->deps_left = nd;
-		if ((flags >> 24) >= COMM_KIND_COUNT_)
-			flags &= 0x00FFFFFFu; /* COMM_NONE */
-		x->flags = flags;
-		switch (kind) {
-		case TASK_KERNEL: {
-			double sec;
-			const struct kentry *e = NULL;
-			if (kslot) { /* the first probe of kernel_seconds, inline */
-				int op = (int)t->u.kernel.op, dty = t->u.kernel.dtype;
-				const struct ps_shape *sh = &t->u.kernel.shape;
-				uint32_t k = kslot[KSLOT_OF(shape_hash(op, dty, sh))];
-				e = k ? &kent[k - 1] : NULL;
-				if (e && !(e->op == op && e->dtype == dty && shape_equal(&e->shape, sh)))
-					e = NULL;
-			}
-			sec = (e ? e->s : kernel_seconds(d, t)) * d->ranks[rank].slow;
-			if (!(sec >= 0) || !(sec <= DBL_MAX))
-				return -1;
-			x->p.base_s = sec;
-			d->sum_ps += sec;
-			break;
-		}
-		case TASK_COLL: {
-			double bytes = t->u.coll.bytes;
-			if ((unsigned)t->u.coll.group >= NGROUP_KINDS || (unsigned)t->u.coll.op > COLL_ALLTOALL ||
-			    !(bytes >= 0) || !(bytes <= DBL_MAX))
-				return -1;
-			uint32_t m = t->match;
-			x->aux = NONE32;
-			if (m == NONE32) {
-				d->ninfer++;
-			} else if (m != i) {
-				const struct ps_task *l = m < n ? &tasks[m] : NULL;
-				if (!l || l->kind != TASK_COLL || l->match != m || l->u.coll.op != t->u.coll.op ||
-				    l->u.coll.bytes != bytes || l->rank == rank)
-					return -1;
-				if (d->nfol == d->fol_cap) {
-					size_t cap = d->fol_cap ? 2 * d->fol_cap : 1024;
-					uint64_t *f = realloc(d->fol, cap * sizeof *f);
-					if (!f) {
-						fail(d, PS_ERROR(PS_ERR_NOMEM, "simulate: out of memory"));
-						return -1;
-					}
-					d->fol = f;
-					d->fol_cap = cap;
-				}
-				d->fol[d->nfol++] = (uint64_t)m << 32 | i;
-			}
-			double sec = 0;
-			if (d->net) {
-				ps_coll_algo algo;
-				const struct ccache_entry *e = ccache_entry(d, t, &algo);
-				sec = ccache_hit(e, t, algo) ? e->s : coll_seconds(d, i, t);
-			}
-			if (sec < 0 || to_ps(sec, &x->p.dur_ps))
-				return -1;
-			d->sum_ps += sec;
-			break;
-		}
-		case TASK_SEND:
-		case TASK_RECV: {
-			double bytes = t->u.p2p.bytes;
-			if (!(bytes >= 0) || !(bytes <= DBL_MAX))
-				return -1;
-			uint32_t m = t->match;
-			x->aux = m;
-			if (m != NONE32) {
-				if (m >= n || m == i)
-					return -1;
-				x->p.bytes = bytes;
-				if (m < i) { /* priced when its partner is read */
-					d->p2p_open++;
-				} else {
-					d->p2p_open--;
-					if (p2p_pair(d, i, m))
-						return -1;
-				}
+		double sec = coll_seconds(d, i, t);
+		if (sec < 0)
+			return d->err;
+		if (to_ps(sec, &x->p.dur_ps))
+			return PS_ERROR(PS_ERR_INVALID, "simulate: task %u: invalid transfer time %g s", i, sec);
+		break;
+	}
+	case TASK_SEND:
+	case TASK_RECV: {
+		if (!(t->u.p2p.bytes >= 0) || !isfinite(t->u.p2p.bytes))
+			return PS_ERROR(PS_ERR_INVALID, "simulate: task %u: bad message size", i);
+		if (t->match != NONE32) {
+			if (t->match >= g->ntasks || t->match == i)
+				return PS_ERROR(PS_ERR_INVALID, "simulate: task %u: match %u is not a task",
+						i, t->match);
+			x->aux = t->match;
+			x->p.bytes = t->u.p2p.bytes;
+			if (t->match > i) { /* priced when its partner is read */
+				d->p2p_open++;
 				break;
 			}
-			int peer = t->u.p2p.peer;
-			if (peer < 0 || peer >= (int)nranks)
-				return -1;
-			int a = g->ranks[rank].global_rank, b = g->ranks[peer].global_rank;
-			if (kind == TASK_RECV) {
-				int c = a;
-				a = b;
-				b = c;
-			}
-			double sec = p2p_price(d, a, b, bytes);
-			if (sec < 0 || to_ps(sec, &x->p.dur_ps))
-				return -1;
-			d->sum_ps += sec;
-			break;
+			d->p2p_open--;
+			return p2p_pair(d, i, t->match);
 		}
-		default:
-			x->p.dur_ps = 0;
-			break;
+		if (t->u.p2p.peer < 0 || t->u.p2p.peer >= g->nranks)
+			return PS_ERROR(PS_ERR_INVALID, "simulate: task %u: peer %d is not a rank", i,
+					t->u.p2p.peer);
+		int a = g->ranks[t->rank].global_rank, b = g->ranks[t->u.p2p.peer].global_rank;
+		if (t->kind == TASK_RECV) {
+			int c = a;
+			a = b;
+			b = c;
 		}
+		double sec = p2p_price(d, i, a, b, t->u.p2p.bytes);
+		if (sec < 0)
+			return d->err;
+		if (to_ps(sec, &x->p.dur_ps))
+			return PS_ERROR(PS_ERR_INVALID, "simulate: task %u: invalid transfer time %g s", i, sec);
+		break;
 	}
-	d->nedge = nedge;
-	return d->p2p_open ? -1 : 0;
+	default:
+		x->p.dur_ps = 0;
+		break;
+	}
+	return PS_OK;
 }
 
 static void des_fini(struct des *d)
@@ -1079,8 +853,7 @@ static void des_fini(struct des *d)
 	free(d->streams);
 	free(d->ranks);
 	free(d->dt);
-	free(d->edge);
-	free(d->fol);
+	free(d->succ);
 	free(d->rv_first);
 	free(d->rv_n);
 	free(d->rv_arrived);
@@ -1091,10 +864,25 @@ static void des_fini(struct des *d)
 	free(d->gdesc_valid);
 	free(d->ccache);
 	free(d->pcache);
-	calendar_fini(&d->q);
+	event_heap_fini(&d->q);
 }
 
-static __attribute__((noinline)) ps_status des_init(struct des *d)
+/* The first send/recv whose match was never read as its partner. */
+static ps_status p2p_unpaired(struct des *d)
+{
+	for (uint32_t i = 0; i < d->g->ntasks; i++) {
+		const struct dtask *x = &d->dt[i];
+		if ((x->kind == TASK_SEND || x->kind == TASK_RECV) && x->aux != NONE32 && x->aux > i &&
+		    d->dt[x->aux].aux != i)
+			return PS_ERROR(PS_ERR_INVALID,
+					"simulate: task %u: %s is not matched by a %s on another rank", i,
+					x->kind == TASK_SEND ? "send" : "recv",
+					x->kind == TASK_SEND ? "recv" : "send");
+	}
+	return PS_ERROR(PS_ERR_INVALID, "simulate: a send or recv is not matched");
+}
+
+static ps_status des_init(struct des *d)
 {
 	const struct ps_graph *g = d->g;
 	uint32_t n = g->ntasks;
@@ -1104,9 +892,8 @@ static __attribute__((noinline)) ps_status des_init(struct des *d)
 	d->nstreams = g->nranks * STREAM_COUNT_;
 	d->streams = malloc((size_t)d->nstreams * sizeof *d->streams);
 	d->ranks = calloc((size_t)g->nranks, sizeof *d->ranks);
-	d->dt = big_calloc((size_t)n + 1, sizeof *d->dt);
-	d->edge_cap = g->ndeps;
-	d->edge = big_calloc(d->edge_cap, sizeof *d->edge);
+	d->dt = big_alloc(((size_t)n + 1) * sizeof *d->dt);
+	d->succ = big_alloc(((size_t)g->ndeps + 1) * sizeof *d->succ);
 	d->gdesc = malloc(nrk * sizeof *d->gdesc);
 	d->gdesc_valid = calloc(nrk, 1);
 	d->ccache = calloc(nrk * CCACHE_WAYS, sizeof *d->ccache);
@@ -1115,12 +902,19 @@ static __attribute__((noinline)) ps_status des_init(struct des *d)
 		d->kslot = calloc(KSLOTS, sizeof *d->kslot);
 		d->kent = malloc(KENTRIES * sizeof *d->kent);
 	}
-	if (!d->streams || !d->ranks || !d->dt || !d->edge || !d->gdesc || !d->gdesc_valid || !d->ccache ||
-	    !d->pcache || (d->cm && (!d->kslot || !d->kent)))
-		return PS_ERROR(PS_ERR_NOMEM, "simulate: out of memory for %u tasks", n);
-	for (int s = 0; s < d->nstreams; s++)
-		d->streams[s].head = n;
-	d->dt[n].state = TS_DONE; /* the sentinel after every stream's last task */
+	uint32_t *cnt = big_alloc(((size_t)n + 1) * sizeof *cnt);
+	uint32_t *stail = malloc((size_t)d->nstreams * sizeof *stail);
+	ps_status rc = PS_OK;
+	if (!d->streams || !d->ranks || !d->dt || !d->succ || !d->gdesc || !d->gdesc_valid || !d->ccache ||
+	    !d->pcache || (d->cm && (!d->kslot || !d->kent)) || !cnt || !stail ||
+	    event_heap_init(&d->q, (uint32_t)d->nstreams) != PS_OK) {
+		rc = PS_ERROR(PS_ERR_NOMEM, "simulate: out of memory for %u tasks", n);
+		goto out;
+	}
+	for (int s = 0; s < d->nstreams; s++) {
+		d->streams[s].head = d->streams[s].running = NONE32;
+		stail[s] = NONE32;
+	}
 	for (int i = 0; i < PCACHE_SIZE; i++) {
 		d->pcache[i].src = d->pcache[i].dst = -1;
 		d->pcache[i].bytes = NAN; /* equal to nothing */
@@ -1130,103 +924,60 @@ static __attribute__((noinline)) ps_status des_init(struct des *d)
 		double sl = g->ranks[r].slowdown;
 		d->ranks[r].slow = sl > 0 && isfinite(sl) ? sl : 1.0;
 	}
+	memset(cnt, 0, ((size_t)n + 1) * sizeof *cnt);
 
-	if (des_extract(d)) {
-		if (d->err == PS_ERR_NOMEM)
-			return d->err;
-		d->err = PS_OK;
-		return setup_error(d);
+	/* Pass 1: check, extract, price, count dependents and link streams. */
+	uint32_t *nfollow = NULL;
+	int contiguous = 1; /* task i's deps follow task i-1's in g->deps (graph_add order) */
+	uint64_t next_dep = 0;
+	for (uint32_t i = 0; i < n && rc == PS_OK; i++) {
+		const struct ps_task *t = &g->tasks[i];
+		if (t->dep_first != next_dep)
+			contiguous = 0;
+		next_dep = (uint64_t)t->dep_first + t->ndeps;
+		rc = task_extract(d, i, cnt, stail, &nfollow);
 	}
-	ps_status rc = PS_OK;
-	if (d->nfol)
-		rc = rendezvous_explicit(d);
+	if (next_dep != g->ndeps)
+		contiguous = 0;
+	if (rc == PS_OK && d->p2p_open)
+		rc = p2p_unpaired(d);
+	if (rc == PS_OK && nfollow)
+		rc = rendezvous_explicit(d, nfollow);
+	free(nfollow);
 	if (rc == PS_OK && d->ninfer)
 		rc = rendezvous_infer(d);
 	if (rc == PS_OK && d->nrv && !(d->rv_arrived = calloc(d->nrv, sizeof *d->rv_arrived)))
 		rc = PS_ERROR(PS_ERR_NOMEM, "simulate: out of memory");
 	if (rc != PS_OK)
-		return rc;
+		goto out;
 	rendezvous_price(d);
 
-	/* The event queue: buckets about as wide as the mean gap between events,
-	 * guessed as the mean price over the number of ranks (about one busy
-	 * stream per rank); the queue adapts the width as it runs. */
-	double gap_ps = n ? d->sum_ps * 1e12 / n / g->nranks : 1;
-	uint32_t width = 0;
-	while (width < 40 && ldexp(1.0, (int)width + 1) <= gap_ps)
-		width++;
-	uint32_t nb = 1024;
-	while (nb < 65536 && nb < 4u * (uint32_t)g->nranks)
-		nb *= 2;
-	return calendar_init(&d->q, (uint32_t)d->nstreams, nb, width);
+	/* Pass 2: dependents as CSR, each list in ascending task order (the
+	 * order a finished task wakes them).  cnt becomes the fill cursor. */
+	uint32_t acc = 0;
+	for (uint32_t i = 0; i < n; i++) {
+		uint32_t c = cnt[i];
+		d->dt[i].succ = acc;
+		cnt[i] = acc;
+		acc += c;
+	}
+	d->dt[n].succ = acc;
+	const uint32_t *dp = g->deps;
+	for (uint32_t i = 0; i < n; i++) {
+		uint32_t nd = d->dt[i].deps_left;
+		if (!contiguous)
+			dp = g->deps + g->tasks[i].dep_first;
+		for (uint32_t k = 0; k < nd; k++)
+			d->succ[cnt[dp[k]]++] = i;
+		dp += nd;
+	}
+out:
+	free(cnt);
+	free(stail);
+	return rc;
 }
 
 /* ---------------------------------------------------------------- run */
-
-/* The event loop: each event ends the running task of one stream; its
- * successors and its stream's next task may begin. */
-static inline __attribute__((always_inline)) void des_loop_run(struct des *d, const int tracing)
-{
-	struct loopv v = loopv_of(d);
-	if (!tracing)
-		v.trace = NULL; /* a constant: the trace stores compile away */
-	uint64_t events = d->events;
-	uint32_t sid;
-	int64_t now;
-	while ((sid = calendar_pop(v.q, &now)) != PS_CAL_NONE) {
-		d->now = now;
-		events++;
-		struct des_stream *s = &v.st[sid];
-		uint32_t tid = s->head;
-		struct dtask *x = &v.dt[tid];
-		struct des_rank *r = &v.rk[sid / STREAM_COUNT_];
-		/* Each rank walks its own region of the task records (and of the
-		 * edges, which run the other way): 64 or more interleaved streams
-		 * defeat the hardware prefetcher, so fetch a few tasks ahead. */
-		__builtin_prefetch(x + PREFETCH_TASKS, 1);
-		if (x->succ > PREFETCH_EDGES)
-			__builtin_prefetch(&v.edge[x->succ - PREFETCH_EDGES], 0);
-		if (x->kind == TASK_KERNEL) {
-			rank_advance(r, now);
-			r->ncompute--;
-		} else if (x->kind != TASK_MEM) {
-			rank_advance(r, now);
-			if (--r->ncomm[x->comm] == 0)
-				r->comm_mask &= ~(1u << x->comm);
-		}
-		r->end_ps = now; /* time never goes back */
-		x->state = TS_DONE;
-		if (v.trace)
-			v.trace[tid].end_s = (double)now * 1e-12;
-		s->head = x->next;
-		for (uint32_t e = x->succ; e;) {
-			uint64_t ed = v.edge[e - 1];
-			uint32_t u = (uint32_t)(ed >> 32);
-			e = (uint32_t)ed;
-			if (--v.dt[u].deps_left == 0)
-				stream_try(d, v, v.dt[u].stream, now);
-		}
-		stream_try(d, v, sid, now);
-	}
-	d->events = events; /* an error (d->err) stops nothing: the run ends anyway */
-}
-
-static __attribute__((noinline)) void des_loop(struct des *d)
-{
-	if (d->trace)
-		des_loop_run(d, 1);
-	else
-		des_loop_run(d, 0);
-}
-
-/* At time 0 the streams start in index order (rank-major). */
-static void des_start(struct des *d)
-{
-	const struct loopv v = loopv_of(d);
-	d->now = 0;
-	for (int s = 0; s < d->nstreams && d->err == PS_OK; s++)
-		stream_try(d, v, (uint32_t)s, 0);
-}
 
 ps_status des_run(const struct ps_graph *g, const struct ps_costmodel *cm, struct ps_net *net,
 		  ps_net_tier tier, int want_trace, struct ps_des_result *res)
@@ -1272,9 +1023,19 @@ ps_status des_run(const struct ps_graph *g, const struct ps_costmodel *cm, struc
 
 	/* Streams start in index order (rank-major), then events in time order,
 	 * first in first out among equal times. */
-	des_start(&d);
-	if (d.err == PS_OK)
-		des_loop(&d);
+	d.now = 0;
+	for (int s = 0; s < d.nstreams && d.err == PS_OK; s++)
+		stream_try(&d, (uint32_t)s);
+	while (d.err == PS_OK && event_heap_size(&d.q)) {
+		uint32_t sid = event_heap_top(&d.q);
+		d.now = event_heap_top_time(&d.q);
+		d.events++;
+		d.held = 1;
+		task_end(&d, sid);
+		if (d.held) /* its stream did not start a new task, nor another */
+			event_heap_pop(&d.q);
+	}
+	d.held = 0;
 	if (d.err != PS_OK) {
 		rc = d.err;
 		goto out;
