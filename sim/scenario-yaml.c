@@ -686,7 +686,7 @@ static ps_status merge(struct sc_ctx *ctx, struct sc_node *base, struct sc_node 
 		struct sc_node *nv = v;
 		char sub[512];
 		snprintf(sub, sizeof sub, "%s.%s", path, k->str);
-		if (top && kind == SC_PRESET_CLUSTER && strcmp(k->str, "device") == 0) {
+		if (top && kind == SC_PRESET_CLUSTER && k->len == 6 && strcmp(k->str, "device") == 0) {
 			if (old && old->type == SC_MAP && v->type == SC_MAP && !sc_map_get(v, "include", NULL)) {
 				ps_status st = merge(ctx, old, v, SC_PRESET_DEVICE, true, sub, &nv);
 				if (st)

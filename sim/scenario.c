@@ -1219,6 +1219,8 @@ ps_status sc_consistency(const struct ps_scenario *sc, char *key, size_t keysize
 	if (s->tp < 1 || s->pp < 1 || s->vpp < 1 || s->cp < 1 || s->micro_batch < 1 || s->global_batch < 1 ||
 	    (!s->dp_auto && s->dp < 1))
 		FAIL("strategy", "expected positive parallel degrees and batch sizes, got a zero or negative one");
+	if ((int)s->schedule < 0 || s->schedule > SCHED_INTERLEAVED)
+		FAIL("strategy.schedule", "expected gpipe, 1f1b or interleaved, got %d", (int)s->schedule);
 	if (m->kv_heads > m->heads || m->heads % m->kv_heads != 0)
 		FAIL("model.kv_heads", "expected a divisor of heads (%d), got \"%d\"", m->heads, m->kv_heads);
 	if (c->device.reserved_bytes >= c->device.mem_bytes) {

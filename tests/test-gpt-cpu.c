@@ -427,8 +427,8 @@ static void test_training_reduces_loss(void **state)
 /* 1 and 2 threads give the same loss, before and after one AdamW step, and
  * the same gradients, to 1e-5 relative.  The model is big enough (B*T = 256
  * rows, C = 128, V = 512) that every kernel takes its threaded path
- * (kernels run small problems on one thread) and the matmuls are split
- * across the team.  Our kernels do not depend on the thread count, but
+ * (kernels run small problems on one thread); both matmul thread modes.
+ * Our kernels do not depend on the thread count, but
  * OpenBLAS's sgemm rounds differently for different partitions (last bits,
  * measured 1e-7 relative in the loss after one step); over several Adam
  * steps those differences grow (Adam normalises near-zero gradients whose
@@ -441,15 +441,18 @@ static void test_threads_same_loss(void **state)
 	cfg_llama(&cs[1]);
 	const int B = 4, T = 64;
 	int tok[256], tg[256];
-	for (int k = 0; k < 2; k++) {
-		cs[k].C = 128, cs[k].HS = 32, cs[k].F = k ? 192 : 512, cs[k].V = 512, cs[k].maxT = 64;
-		make_batch(tok, tg, B * T, cs[k].V, 5);
+	const enum cpu_gemm_threads mode = cpu_gemm_threads_get();
+	for (int k = 0; k < 4; k++) {
+		cpu_gemm_threads_set(k < 2 ? CPU_GEMM_BLAS : CPU_GEMM_SPLIT);
+		struct gpt_config *c = &cs[k % 2];
+		c->C = 128, c->HS = 32, c->F = k % 2 ? 192 : 512, c->V = 512, c->maxT = 64;
+		make_batch(tok, tg, B * T, c->V, 5);
 		const int saved = cpu_threads_get();
 		float l0[2], l1[2], *grads[2];
 		size_t n = 0;
 		for (int th = 0; th < 2; th++) {
 			cpu_threads_set(th + 1);
-			struct gpt *g = model_new(&cs[k], B, T, 2024);
+			struct gpt *g = model_new(c, B, T, 2024);
 			n = g->n_params;
 			assert_int_equal(gpt_forward(g, tok, tg, B, T, &l0[th]), PS_OK);
 			gpt_zero_grad(g);
@@ -463,11 +466,13 @@ static void test_threads_same_loss(void **state)
 		cpu_threads_set(saved);
 		const double eg = dref_relerr_f(grads[1], grads[0], n);
 		if (!(fabsf(l0[0] - l0[1]) <= 1e-5f * l0[0] && fabsf(l1[0] - l1[1]) <= 1e-5f * l1[0] && eg <= 1e-5))
-			fail_msg("config %d: 1 vs 2 threads: loss %.8f / %.8f, after a step %.8f / %.8f, "
+			fail_msg("config %d, %s matmuls: 1 vs 2 threads: loss %.8f / %.8f, after a step %.8f / %.8f, "
 				 "gradients relative L2 %.3g",
-				 k, l0[0], l0[1], l1[0], l1[1], eg);
+				 k % 2, k < 2 ? "blas" : "split", l0[0], l0[1], l1[0], l1[1], eg);
 		free(grads[0]), free(grads[1]);
 	}
+	cpu_gemm_threads_set(mode);
+	cpu_threads_set(cpu_threads_get());
 }
 
 /* A forward at T smaller than the capacity gives the same loss as a model
