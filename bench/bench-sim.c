@@ -10,7 +10,9 @@
  * of layouts, and the unfolded build + run when it fits in memory (an
  * estimate decides: --unfold forces the attempt, --no-unfold skips it).
  * Targets (issue 4): folded DES <= 0.1 s, analytic >= 10,000 configs/s.
- * Wall-clock only here; tests never time anything. */
+ * Wall clock, and for the folded runs also the process CPU time (user +
+ * system, getrusage) and the load average, since the shared machines this
+ * runs on are often busy.  Tests never time anything. */
 #include "config.h"
 #include "graph.h"
 #include "net.h"
@@ -20,7 +22,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
+#include <unistd.h>
 
 static const char *scenario_1t =
 	"name: bench-gpt-1t\n"
@@ -37,6 +41,16 @@ static double now_s(void)
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+/* CPU time of this process so far (user + system), seconds. */
+static double cpu_s(void)
+{
+	struct rusage u;
+	if (getrusage(RUSAGE_SELF, &u) != 0)
+		return 0;
+	return (double)u.ru_utime.tv_sec + u.ru_utime.tv_usec * 1e-6 + (double)u.ru_stime.tv_sec +
+	       u.ru_stime.tv_usec * 1e-6;
 }
 
 static int cmp_d(const void *a, const void *b)
@@ -110,7 +124,10 @@ int main(int argc, char **argv)
 	       scenario_world_size(&sc), sc.cluster.device.name, sc.cluster.nodes, 4096 / 8);
 
 	/* folded graph build and DES */
-	double tb[REPS], tf[REPS], ta[REPS];
+	double tb[REPS], tf[REPS], ta[REPS], cf[REPS], ca[REPS];
+	double load[3] = {-1, -1, -1};
+	if (getloadavg(load, 3) < 1)
+		load[0] = -1;
 	struct ps_graph *g = NULL;
 	struct ps_des_result res;
 	double step_flow = 0, step_an = 0;
@@ -121,34 +138,39 @@ int main(int argc, char **argv)
 			fprintf(stderr, "bench-sim: %s\n", ps_error_message());
 			return 1;
 		}
-		double t1 = now_s();
+		double t1 = now_s(), c1 = cpu_s();
 		if (des_run(g, cm, net, NET_FLOW, 0, &res) != PS_OK) {
 			fprintf(stderr, "bench-sim: %s\n", ps_error_message());
 			return 1;
 		}
-		double t2 = now_s();
+		double t2 = now_s(), c2 = cpu_s();
 		step_flow = res.step_time_s;
 		events = res.events;
 		des_result_fini(&res);
-		double t3 = now_s();
+		double t3 = now_s(), c3 = cpu_s();
 		if (des_run(g, cm, net, NET_ANALYTIC, 0, &res) != PS_OK) {
 			fprintf(stderr, "bench-sim: %s\n", ps_error_message());
 			return 1;
 		}
-		double t4 = now_s();
+		double t4 = now_s(), c4 = cpu_s();
 		step_an = res.step_time_s;
 		des_result_fini(&res);
 		tb[r] = t1 - t0;
 		tf[r] = t2 - t1;
 		ta[r] = t4 - t3;
+		cf[r] = c2 - c1;
+		ca[r] = c4 - c3;
 		if (r < REPS - 1)
 			graph_free(g);
 	}
 	printf("folded graph: %d representatives, %u tasks, %u deps\n", g->nranks, g->ntasks, g->ndeps);
 	printf("folded graph build:            median %.4f s (%d runs)\n", median(tb, REPS), REPS);
-	printf("folded DES, flow network:      median %.4f s (%llu events; step %.4f s)\n", median(tf, REPS),
-	       (unsigned long long)events, step_flow);
-	printf("folded DES, analytic network:  median %.4f s (step %.4f s)\n", median(ta, REPS), step_an);
+	printf("folded DES, flow network:      median %.4f s, CPU %.4f s (%llu events; step %.4f s)\n",
+	       median(tf, REPS), median(cf, REPS), (unsigned long long)events, step_flow);
+	printf("folded DES, analytic network:  median %.4f s, CPU %.4f s (step %.4f s)\n", median(ta, REPS),
+	       median(ca, REPS), step_an);
+	printf("load average before the folded runs: %.2f %.2f %.2f (%ld CPUs online)\n", load[0], load[1], load[2],
+	       sysconf(_SC_NPROCESSORS_ONLN));
 	printf("folded build + DES (flow):     median %.4f s  [target <= 0.1 s for the DES]\n",
 	       median(tb, REPS) + median(tf, REPS));
 	size_t task_bytes = (size_t)g->ntasks * sizeof(struct ps_task) + (size_t)g->ndeps * sizeof(uint32_t);

@@ -45,12 +45,19 @@
  * small cache per (rank, group kind) in front of the network memo; matched
  * send/recv pairs when the second of the pair is read) and extracts a
  * 32-byte record (price, next task of its stream, dependency counter,
- * rendezvous, first successor); the second fills the successor lists
- * (CSR).  The event loop then never reads the 160-byte graph tasks, and a
- * finished task wakes exactly its successors.  The event queue is a radix
- * queue over the integer times (sim/event-queue.h): FIFO among equal
- * times, O(1) amortised per event, which keeps the (time, seq) order of a
- * binary heap with a sequence number.  All arrays are sized once per run.
+ * rendezvous, start of its successors); the second fills the successor
+ * lists (CSR).  The event loop then never reads the 160-byte graph tasks,
+ * and a finished task wakes exactly its successors.  The event queue is a
+ * tournament tree over the streams (sim/event-queue.h, struct
+ * ps_event_tree): the same (time, push count) order as a binary heap —
+ * first in, first out among equal times — with one comparison per level
+ * and no key moves, and a popped stream that goes on with its next task
+ * costs one replay of its path.  A task that begins prefetches what its
+ * end will read (its stream's next record, its successor list and the
+ * records just after its own, where most successors are): the records of
+ * a 2M-task graph are far beyond the caches.  All arrays are sized once
+ * per run.  tests/test-des-diff checks every result bit for bit against a
+ * frozen copy of the engine before these changes (tests/des-ref.c).
  *
  * It does not model memory capacity (sim/memory does), launch queues,
  * kernel-kernel concurrency slowdowns, or contention between different
@@ -150,8 +157,7 @@ struct des {
 	uint8_t *gdesc_valid;
 	struct ccache_entry *ccache; /* (nranks * NGROUP_KINDS * CCACHE_WAYS) */
 	struct pcache_entry *pcache; /* (PCACHE_SIZE) */
-	struct ps_event_heap q;	     /* one id per stream */
-	int held;		     /* the event being handled is still the heap's top */
+	struct ps_event_tree q;	     /* one id per stream */
 	int64_t now;
 	uint64_t events;
 	struct ps_trace_event *trace; /* (ntasks) or NULL */
@@ -369,12 +375,7 @@ static inline void schedule_end(struct des *d, uint32_t tid, uint32_t stream, in
 	d->dt[tid].state = TS_RUNNING;
 	if (d->trace)
 		d->trace[tid].start_s = (double)d->now * 1e-12;
-	if (d->held) { /* the first new event takes the handled one's place */
-		event_heap_replace_top(&d->q, stream, d->now + dur_ps);
-		d->held = 0;
-	} else {
-		event_heap_push(&d->q, stream, d->now + dur_ps);
-	}
+	event_tree_push(&d->q, stream, d->now + dur_ps);
 }
 
 static inline void transfer_start(struct des *d, uint32_t tid)
@@ -391,6 +392,12 @@ static inline void task_begin(struct des *d, struct des_stream *s, uint32_t tid)
 {
 	struct dtask *x = &d->dt[tid];
 	s->running = tid;
+	/* Its end will read the stream's next task and its successors: fetch
+	 * them now, while other events run. */
+	if (x->next != NONE32)
+		__builtin_prefetch(&d->dt[x->next]);
+	__builtin_prefetch(&d->succ[x->succ]);
+	__builtin_prefetch(x + 2); /* successors are often the next few ids */
 	switch (x->kind) {
 	case TASK_KERNEL: {
 		struct des_rank *r = &d->ranks[task_rank(x)];
@@ -864,7 +871,7 @@ static void des_fini(struct des *d)
 	free(d->gdesc_valid);
 	free(d->ccache);
 	free(d->pcache);
-	event_heap_fini(&d->q);
+	event_tree_fini(&d->q);
 }
 
 /* The first send/recv whose match was never read as its partner. */
@@ -893,7 +900,6 @@ static ps_status des_init(struct des *d)
 	d->streams = malloc((size_t)d->nstreams * sizeof *d->streams);
 	d->ranks = calloc((size_t)g->nranks, sizeof *d->ranks);
 	d->dt = big_alloc(((size_t)n + 1) * sizeof *d->dt);
-	d->succ = big_alloc(((size_t)g->ndeps + 1) * sizeof *d->succ);
 	d->gdesc = malloc(nrk * sizeof *d->gdesc);
 	d->gdesc_valid = calloc(nrk, 1);
 	d->ccache = calloc(nrk * CCACHE_WAYS, sizeof *d->ccache);
@@ -905,9 +911,9 @@ static ps_status des_init(struct des *d)
 	uint32_t *cnt = big_alloc(((size_t)n + 1) * sizeof *cnt);
 	uint32_t *stail = malloc((size_t)d->nstreams * sizeof *stail);
 	ps_status rc = PS_OK;
-	if (!d->streams || !d->ranks || !d->dt || !d->succ || !d->gdesc || !d->gdesc_valid || !d->ccache ||
+	if (!d->streams || !d->ranks || !d->dt || !d->gdesc || !d->gdesc_valid || !d->ccache ||
 	    !d->pcache || (d->cm && (!d->kslot || !d->kent)) || !cnt || !stail ||
-	    event_heap_init(&d->q, (uint32_t)d->nstreams) != PS_OK) {
+	    event_tree_init(&d->q, (uint32_t)d->nstreams) != PS_OK) {
 		rc = PS_ERROR(PS_ERR_NOMEM, "simulate: out of memory for %u tasks", n);
 		goto out;
 	}
@@ -954,14 +960,26 @@ static ps_status des_init(struct des *d)
 
 	/* Pass 2: dependents as CSR, each list in ascending task order (the
 	 * order a finished task wakes them).  cnt becomes the fill cursor. */
-	uint32_t acc = 0;
+	uint64_t acc = 0;
 	for (uint32_t i = 0; i < n; i++) {
 		uint32_t c = cnt[i];
-		d->dt[i].succ = acc;
-		cnt[i] = acc;
+		d->dt[i].succ = (uint32_t)acc;
+		cnt[i] = (uint32_t)acc;
 		acc += c;
 	}
-	d->dt[n].succ = acc;
+	if (acc >= UINT32_MAX) { /* only when many tasks share dependency ranges */
+		rc = PS_ERROR(PS_ERR_INVALID, "simulate: %llu dependencies listed, more than %u",
+			      (unsigned long long)acc, UINT32_MAX - 1);
+		goto out;
+	}
+	d->dt[n].succ = (uint32_t)acc;
+	/* sized by the dependencies listed: more than g->ndeps when tasks
+	 * share a range of g->deps */
+	d->succ = big_alloc(((size_t)acc + 1) * sizeof *d->succ);
+	if (!d->succ) {
+		rc = PS_ERROR(PS_ERR_NOMEM, "simulate: out of memory for %u tasks", n);
+		goto out;
+	}
 	const uint32_t *dp = g->deps;
 	for (uint32_t i = 0; i < n; i++) {
 		uint32_t nd = d->dt[i].deps_left;
@@ -1026,16 +1044,11 @@ ps_status des_run(const struct ps_graph *g, const struct ps_costmodel *cm, struc
 	d.now = 0;
 	for (int s = 0; s < d.nstreams && d.err == PS_OK; s++)
 		stream_try(&d, (uint32_t)s);
-	while (d.err == PS_OK && event_heap_size(&d.q)) {
-		uint32_t sid = event_heap_top(&d.q);
-		d.now = event_heap_top_time(&d.q);
+	while (d.err == PS_OK && event_tree_size(&d.q)) {
+		uint32_t sid = event_tree_pop(&d.q, &d.now);
 		d.events++;
-		d.held = 1;
 		task_end(&d, sid);
-		if (d.held) /* its stream did not start a new task, nor another */
-			event_heap_pop(&d.q);
 	}
-	d.held = 0;
 	if (d.err != PS_OK) {
 		rc = d.err;
 		goto out;
