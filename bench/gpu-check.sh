@@ -12,13 +12,19 @@
 # Modes:
 #   configure   SRC/configure --with-cuda in the build dir (autogen.sh first if
 #               there is no configure and autoreconf exists), then
-#               make tests/test-kernels-cuda tests/test-backend.  Needs every
-#               library configure requires (GSL, SQLite, libyaml, BLAS, cmocka).
-#   standalone  nvcc + cc on just what the CUDA test needs: kernels/cuda/*.cu,
-#               kernels/backend.c, kernels/backend-cuda.c, kernels/cpu/ref.c,
-#               kernels/cpu/adamw.c, sim/status.c and the test.  Needs only the
+#               make parasim-cuda.so tests/test-kernels-cuda tests/test-backend.
+#               Needs every library configure requires (GSL, SQLite, libyaml,
+#               BLAS, cmocka).
+#   standalone  nvcc + cc on just what the CUDA test needs: the plugin
+#               parasim-cuda.so (kernels/cuda/*.cu and kernels/backend-cuda.c,
+#               linked -shared with the version script as make does) and the
+#               test program (kernels/backend.c, the loader
+#               kernels/backend-cuda-loader.c, kernels/cpu/ref.c,
+#               kernels/cpu/adamw.c, sim/status.c and the test).  Needs only the
 #               CUDA toolkit (cuBLAS, cuBLASLt) and cmocka — for a GPU image
 #               without the project's other -dev packages.
+# Either way the test finds the plugin as parasim does (beside the executable
+# or in its parent directory); PARASIM_CUDA_PLUGIN is unset for the run.
 #   auto        (default) configure; if that fails, standalone.
 # --deps DIR: headers in DIR/include and libraries in DIR/lib are used first
 #   (cmocka, for a machine that lacks it).  --prepare-deps DIR fills such a
@@ -36,6 +42,7 @@
 # skipped (no GPU or driver: a skip is never reported as a pass);
 # 3 build failure; 4 usage error.
 set -u
+unset PARASIM_CUDA_PLUGIN
 
 SRC=$(cd "$(dirname "$0")/.." && pwd)
 MODE=auto
@@ -106,35 +113,45 @@ build_configure() {
 	mkdir -p "$BUILD/cfg" && cd "$BUILD/cfg" || return 1
 	say "configure --with-cuda"
 	"$SRC/configure" --with-cuda >>"$LOG" 2>&1 || { say "configure failed (see $LOG)"; return 1; }
-	say "make tests/test-kernels-cuda tests/test-backend"
-	make -j"$NPROC" tests/test-kernels-cuda tests/test-backend >>"$LOG" 2>&1 || { say "make failed (see $LOG)"; return 1; }
+	say "make parasim-cuda.so tests/test-kernels-cuda tests/test-backend"
+	make -j"$NPROC" parasim-cuda.so tests/test-kernels-cuda tests/test-backend >>"$LOG" 2>&1 ||
+		{ say "make failed (see $LOG)"; return 1; }
 	TEST_CUDA=$BUILD/cfg/tests/test-kernels-cuda
 	TEST_BACKEND=$BUILD/cfg/tests/test-backend
 }
 
 build_standalone() {
 	D=$BUILD/standalone
-	mkdir -p "$D/obj" && cd "$D" || return 1
-	printf '/* config.h for the GPU check standalone build */\n#define HAVE_CUDA 1\n' >"$D/config.h"
+	rm -rf "$D/obj" "$D/tobj"
+	mkdir -p "$D/obj" "$D/tobj" "$D/kernels" && cd "$D" || return 1
+	printf '/* config.h for the GPU check standalone build */\n#define HAVE_CUDA 1\n#define HAVE_DLFCN_H 1\n' >"$D/config.h"
+	printf '#define PS_CUDA_PLUGIN_DIR "%s"\n' "$D" >"$D/kernels/cuda-plugin-dir.h"
 	NVF=${NVCCFLAGS:--O3 -std=c++17 -arch=sm_90 -gencode arch=compute_80,code=sm_80 -Xcompiler -fPIC}
 	say "standalone: nvcc $NVF"
 	pids=
 	for cu in "$SRC"/kernels/cuda/*.cu; do
 		o=$D/obj/$(basename "$cu" .cu).o
-		"$NVCC" $NVF -Xcompiler -Wall -I"$SRC" -I"$SRC/kernels" -I"$D" -c -o "$o" "$cu" >>"$LOG" 2>&1 &
+		"$NVCC" $NVF -Xcompiler -fPIC -Xcompiler -Wall -I"$SRC" -I"$SRC/kernels" -I"$D" -c -o "$o" "$cu" >>"$LOG" 2>&1 &
 		pids="$pids $!"
 	done
 	ok=1
 	for p in $pids; do wait "$p" || ok=0; done
 	[ $ok = 1 ] || { say "nvcc failed (see $LOG)"; return 1; }
 	CFL="-std=gnu11 -O2 -fopenmp -Wall -I$D -I$SRC -I$SRC/sim -I$SRC/kernels -I$CUDA_DIR/include"
-	for c in sim/status.c kernels/backend.c kernels/backend-cuda.c kernels/cpu/ref.c kernels/cpu/adamw.c \
-		tests/test-kernels-cuda.c; do
-		${CC:-cc} $CFL -c -o "$D/obj/c_$(basename "$c" .c).o" "$SRC/$c" >>"$LOG" 2>&1 ||
+	# the plugin: kernels and their C glue, nothing of the program
+	${CC:-cc} $CFL -fPIC -c -o "$D/obj/c_backend-cuda.o" "$SRC/kernels/backend-cuda.c" >>"$LOG" 2>&1 ||
+		{ say "cc kernels/backend-cuda.c failed (see $LOG)"; return 1; }
+	${CC:-cc} -shared -o "$D/parasim-cuda.so" "$D"/obj/*.o \
+		-Wl,--version-script="$SRC/kernels/backend-cuda-plugin.map" -Wl,-z,defs \
+		-L"$CUDA_LIBDIR" -Wl,-rpath,"$CUDA_LIBDIR" -lcublasLt -lcublas -lcudart -lstdc++ -lm -lpthread \
+		>>"$LOG" 2>&1 || { say "plugin link failed (see $LOG)"; return 1; }
+	# the test: the loader finds parasim-cuda.so beside it
+	for c in sim/status.c kernels/backend.c kernels/backend-cuda-loader.c kernels/cpu/ref.c \
+		kernels/cpu/adamw.c tests/test-kernels-cuda.c; do
+		${CC:-cc} $CFL -c -o "$D/tobj/c_$(basename "$c" .c).o" "$SRC/$c" >>"$LOG" 2>&1 ||
 			{ say "cc $c failed (see $LOG)"; return 1; }
 	done
-	${CC:-cc} -fopenmp -o "$D/test-kernels-cuda" "$D"/obj/*.o -L"$CUDA_LIBDIR" -Wl,-rpath,"$CUDA_LIBDIR" \
-		-lcublasLt -lcublas -lcudart -lcmocka -lstdc++ -lm -lpthread >>"$LOG" 2>&1 ||
+	${CC:-cc} -fopenmp -o "$D/test-kernels-cuda" "$D"/tobj/*.o -lcmocka -ldl -lm -lpthread >>"$LOG" 2>&1 ||
 		{ say "link failed (see $LOG; cmocka missing? use --deps)"; return 1; }
 	TEST_CUDA=$D/test-kernels-cuda
 	TEST_BACKEND=

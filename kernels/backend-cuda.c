@@ -1,25 +1,64 @@
 /* backend-cuda.c — the CUDA backend: struct ps_backend over the extern "C"
- * entry points of kernels/cuda (compiled when configure found CUDA; see
- * backend-cuda-none.c for the other case).
+ * entry points of kernels/cuda.  Built only into the CUDA plugin,
+ * parasim-cuda.so, together with the kernels/cuda objects; the program
+ * reaches it through kernels/backend-cuda-loader.c (see
+ * kernels/backend-cuda-plugin.h for the contract).
  *
- * ps_backend_cuda() initialises device 0 once.  On a machine without a
- * driver or a GPU, cudaGetDeviceCount fails or reports 0 devices: the
- * backend is then NULL and ps_backend_cuda_unavailable() holds the reason —
- * no abort, no message printed.  This file does host-side work only:
- * fp32 <-> bf16 conversion for upload/download (a temporary host buffer per
- * call, so upload/download are setup-time operations, not hot-loop ones)
- * and the clip factor of grad_clip, computed with the CPU's formula. */
+ * The plugin's entry initialises device 0 once.  On a machine without a
+ * driver or a GPU, cudaGetDeviceCount fails or reports 0 devices: the entry
+ * then returns NULL with the reason — no abort, no message printed.  This
+ * file does host-side work only: fp32 <-> bf16 conversion for
+ * upload/download (a temporary host buffer per call, so upload/download are
+ * setup-time operations, not hot-loop ones) and the clip factor of
+ * grad_clip, computed with the CPU's formula.
+ *
+ * The plugin uses no symbol of the program: the error record, the bf16
+ * conversions and the clip factor come from the loader's host table.  This
+ * file therefore defines the status.h functions the plugin's code calls
+ * (ps_error_set_ and friends) as forwarders to that table; the version
+ * script keeps them (and everything but the two plugin symbols) local, so
+ * they never meet the program's own definitions. */
 #include "config.h"
 
 #include <math.h>
 #include <pthread.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "backend-cuda-plugin.h"
 #include "backend.h"
-#include "cpu/kernels.h"
 #include "cuda/kernels-cuda.h"
+
+/* Set by the entry before anything else runs; never NULL afterwards. */
+static const struct ps_cuda_plugin_host *host;
+
+/* ---- status.h for the plugin's code: forward to the program's record ---- */
+ps_status ps_error_setv_(ps_status code, const char *src_file, int src_line, const char *fmt, va_list ap)
+{
+	return host ? host->error_setv(code, src_file, src_line, fmt, ap) : code;
+}
+
+ps_status ps_error_set_(ps_status code, const char *src_file, int src_line, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	ps_status rc = ps_error_setv_(code, src_file, src_line, fmt, ap);
+	va_end(ap);
+	return rc;
+}
+
+const char *ps_error_message(void)
+{
+	return host ? host->error_message() : "";
+}
+
+void ps_error_clear(void)
+{
+	if (host)
+		host->error_clear();
+}
 
 _Static_assert(PS_CUDA_DT_FP32 == DTYPE_FP32 && PS_CUDA_DT_TF32 == DTYPE_TF32 &&
 		   PS_CUDA_DT_BF16 == DTYPE_BF16,
@@ -84,7 +123,7 @@ static ps_status cu_upload(const struct ps_backend *be, void *dst, ps_dtype dt, 
 		return PS_ERROR(PS_ERR_NOMEM, "cuda upload: cannot allocate %zu bytes of staging",
 				n * sizeof *tmp);
 	for (size_t i = 0; i < n; i++)
-		tmp[i] = ps_bf16_from_f32(src[i]);
+		tmp[i] = host->bf16_from_f32(src[i]);
 	ps_status rc = (ps_status)ps_cuda_copy_h2d(dst, tmp, n * sizeof *tmp);
 	free(tmp);
 	return rc;
@@ -104,7 +143,7 @@ static ps_status cu_download(const struct ps_backend *be, float *dst, const void
 	ps_status rc = (ps_status)ps_cuda_copy_d2h(tmp, src, n * sizeof *tmp);
 	if (rc == PS_OK)
 		for (size_t i = 0; i < n; i++)
-			dst[i] = ps_f32_from_bf16(tmp[i]);
+			dst[i] = host->f32_from_bf16(tmp[i]);
 	free(tmp);
 	return rc;
 }
@@ -253,7 +292,7 @@ static ps_status cu_grad_clip(const struct ps_backend *be, ps_dtype dt, void *gr
 	if (rc != PS_OK)
 		return rc;
 	const double nrm = sqrt(ss);
-	const float f = cpu_clip_factor(nrm, max_norm);
+	const float f = host->clip_factor(nrm, max_norm);
 	if (norm)
 		*norm = nrm;
 	if (factor)
@@ -326,14 +365,28 @@ static void cuda_backend_init(void)
 	cuda_ok = 1;
 }
 
-const struct ps_backend *ps_backend_cuda(void)
-{
-	pthread_once(&cuda_once, cuda_backend_init);
-	return cuda_ok ? &cuda_backend : NULL;
-}
+/* The plugin's identity, read by the loader before it calls anything. */
+extern const int ps_cuda_plugin_abi;
+const int ps_cuda_plugin_abi = PS_CUDA_PLUGIN_ABI;
 
-const char *ps_backend_cuda_unavailable(void)
+const struct ps_backend *PS_CUDA_PLUGIN_ENTRY(const struct ps_cuda_plugin_host *h, char *why, size_t why_len);
+
+const struct ps_backend *PS_CUDA_PLUGIN_ENTRY(const struct ps_cuda_plugin_host *h, char *why, size_t why_len)
 {
+	if (!h || h->abi != PS_CUDA_PLUGIN_ABI || h->host_size != sizeof *h ||
+	    h->backend_size != sizeof(struct ps_backend)) {
+		if (why && why_len)
+			snprintf(why, why_len,
+				 "the program's plugin interface (ABI %d, host table %zu B, backend %zu B) "
+				 "is not the plugin's (ABI %d, %zu B, %zu B)",
+				 h ? h->abi : -1, h ? h->host_size : 0, h ? h->backend_size : 0,
+				 PS_CUDA_PLUGIN_ABI, sizeof *h, sizeof(struct ps_backend));
+		return NULL;
+	}
+	if (!host)
+		host = h;
 	pthread_once(&cuda_once, cuda_backend_init);
-	return cuda_ok ? "" : cuda_reason;
+	if (!cuda_ok && why && why_len)
+		snprintf(why, why_len, "%s", cuda_reason);
+	return cuda_ok ? &cuda_backend : NULL;
 }

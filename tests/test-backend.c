@@ -7,8 +7,17 @@
  * buffers start non-zero so accumulation is exercised.  Also: memory entries,
  * dtype refusal (bf16 -> PS_ERR_UNSUPPORTED), the host bf16 conversions
  * against hand-computed values, and that ps_backend_cuda() either works or
- * says why not.  The CUDA-against-CPU comparisons are in
- * test-kernels-cuda.c. */
+ * says why not.
+ *
+ * The CUDA plugin loader (kernels/backend-cuda-loader.c) without a GPU: the
+ * search finds the build's parasim-cuda.so (beside the test's parent
+ * directory), loads it, checks its ABI and reaches its entry, so only "no
+ * device" may remain; the same plugin is refused when another ABI is
+ * expected; a missing file, a file dlopen() refuses and a shared object
+ * that is not a plugin each give their own status and a reason naming the
+ * path.  In a build without CUDA the loader says so.  The CUDA-against-CPU
+ * comparisons are in test-kernels-cuda.c. */
+#define _GNU_SOURCE /* dladdr */
 #include "config.h"
 #include <setjmp.h>
 #include <stdarg.h>
@@ -16,11 +25,17 @@
 #include <cmocka.h>
 #include <math.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "backend-cuda-plugin.h"
 #include "backend.h"
 #include "cpu/kernels.h"
+#ifdef HAVE_DLFCN_H
+#include <dlfcn.h>
+#endif
+#include <unistd.h>
 
 static uint64_t rng_state = 0x9e3779b97f4a7c15ull;
 
@@ -381,13 +396,168 @@ static void test_cuda_presence(void **state)
 	assert_ptr_equal(ps_backend_cuda(), cu);
 }
 
+/* The search behind ps_backend_cuda(): in a CUDA build it must reach the
+ * plugin (loaded, ABI accepted, entry run), whatever the machine has. */
+static void test_cuda_plugin_search(void **state)
+{
+	(void)state;
+	const ps_cuda_plugin_status st = ps_cuda_plugin_state();
+	const char *why = ps_backend_cuda_unavailable();
+	print_message("# cuda plugin search: status %d, path \"%s\", reason \"%s\"\n", (int)st,
+		      ps_cuda_plugin_path(), why);
+	const char *env = getenv("PARASIM_CUDA_PLUGIN");
+	if (env && *env) {
+		/* the user chose a plugin: it is the one tried */
+		assert_string_equal(ps_cuda_plugin_path(), env);
+		return;
+	}
+#ifdef HAVE_CUDA
+	assert_true(st == PS_CUDA_PLUGIN_OK || st == PS_CUDA_PLUGIN_NO_DEVICE);
+	assert_non_null(strstr(ps_cuda_plugin_path(), PS_CUDA_PLUGIN_FILE));
+	if (st == PS_CUDA_PLUGIN_NO_DEVICE) {
+		assert_null(ps_backend_cuda());
+		/* the reason names the plugin and what the device check said */
+		assert_non_null(strstr(why, ps_cuda_plugin_path()));
+		assert_non_null(strstr(why, "loaded, but"));
+		/* a runtime error raised by PS_ERROR inside the plugin reached the
+		 * program's error record and came back through ps_error_message */
+		const char *drv = strstr(why, "no usable CUDA driver or device: ");
+		if (drv)
+			assert_true(strlen(drv) > strlen("no usable CUDA driver or device: "));
+	} else {
+		assert_non_null(ps_backend_cuda());
+		assert_string_equal(why, "");
+	}
+	/* in `make check` the build's own plugin is the one found */
+	const char *bd = getenv("PS_BUILDDIR");
+	if (bd && *bd) {
+		char want[4096];
+		snprintf(want, sizeof want, "%s/%s", bd, PS_CUDA_PLUGIN_FILE);
+		char *a = realpath(want, NULL), *b = realpath(ps_cuda_plugin_path(), NULL);
+		assert_non_null(a);
+		assert_non_null(b);
+		assert_string_equal(a, b);
+		free(a);
+		free(b);
+	}
+#else
+	assert_int_equal(st, PS_CUDA_PLUGIN_NOT_BUILT);
+	assert_null(ps_backend_cuda());
+	assert_non_null(strstr(why, "built without CUDA"));
+#endif
+}
+
+/* ps_cuda_plugin_load on the build's plugin: accepted with the right ABI,
+ * refused (before its entry runs) with another; CUDA builds only. */
+static void test_cuda_plugin_abi(void **state)
+{
+	(void)state;
+#ifdef HAVE_CUDA
+	const char *bd = getenv("PS_BUILDDIR");
+	char path[4096];
+	if (bd && *bd) {
+		snprintf(path, sizeof path, "%s/%s", bd, PS_CUDA_PLUGIN_FILE);
+	} else { /* run by hand: the build tree is the parent of tests/ */
+		char exe[2048];
+		ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+		assert_true(n > 0);
+		exe[n] = '\0';
+		for (int up = 0; up < 2; up++)
+			*strrchr(exe, '/') = '\0';
+		snprintf(path, sizeof path, "%s/%s", exe, PS_CUDA_PLUGIN_FILE);
+	}
+	char why[8192];
+	const struct ps_backend *be = (const struct ps_backend *)1;
+	ps_cuda_plugin_status st = ps_cuda_plugin_load(path, PS_CUDA_PLUGIN_ABI, &be, why, sizeof why);
+	print_message("# %s: status %d: %s\n", path, (int)st, st == PS_CUDA_PLUGIN_OK ? "ok" : why);
+	if (st == PS_CUDA_PLUGIN_OK) {
+		assert_non_null(be);
+		assert_string_equal(be->name, "cuda");
+		/* the entry answers once: the same backend as the search's */
+		assert_ptr_equal(be, ps_backend_cuda());
+	} else {
+		assert_int_equal(st, PS_CUDA_PLUGIN_NO_DEVICE);
+		assert_null(be);
+		assert_non_null(strstr(why, path));
+		/* the same answer as the search gave */
+		if (!getenv("PARASIM_CUDA_PLUGIN"))
+			assert_non_null(strstr(ps_backend_cuda_unavailable(), strstr(why, "loaded, but")));
+	}
+	/* a stale plugin: another ABI is refused with both numbers named */
+	be = (const struct ps_backend *)1;
+	st = ps_cuda_plugin_load(path, PS_CUDA_PLUGIN_ABI + 1, &be, why, sizeof why);
+	assert_int_equal(st, PS_CUDA_PLUGIN_ABI_MISMATCH);
+	assert_null(be);
+	char nums[64];
+	snprintf(nums, sizeof nums, "plugin ABI %d but this parasim needs ABI %d", PS_CUDA_PLUGIN_ABI,
+		 PS_CUDA_PLUGIN_ABI + 1);
+	assert_non_null(strstr(why, nums));
+	assert_non_null(strstr(why, "stale"));
+	/* the plugin exports its two symbols and nothing of the kernels */
+#ifdef HAVE_DLFCN_H
+	void *dl = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+	assert_non_null(dl);
+	const int *abi = dlsym(dl, PS_CUDA_PLUGIN_ABI_SYMBOL);
+	assert_non_null(abi);
+	assert_int_equal(*abi, PS_CUDA_PLUGIN_ABI);
+	assert_non_null(dlsym(dl, PS_CUDA_PLUGIN_ENTRY_SYMBOL));
+	assert_null(dlsym(dl, "ps_cuda_init"));
+	assert_null(dlsym(dl, "ps_error_set_"));
+	dlclose(dl);
+#endif
+#else
+	print_message("# built without CUDA: no plugin to load\n");
+#endif
+}
+
+/* The loader's refusals that need no plugin: every build. */
+static void test_cuda_plugin_refusals(void **state)
+{
+	(void)state;
+	char why[8192];
+	const struct ps_backend *be = (const struct ps_backend *)1;
+	/* a missing file */
+	const char *missing = "/nonexistent-parasim-dir/parasim-cuda.so";
+	assert_int_equal(ps_cuda_plugin_load(missing, PS_CUDA_PLUGIN_ABI, &be, why, sizeof why),
+			 PS_CUDA_PLUGIN_NOT_FOUND);
+	assert_null(be);
+	assert_non_null(strstr(why, missing));
+	assert_non_null(strstr(why, "not found"));
+#ifdef HAVE_DLFCN_H
+	/* a file dlopen() refuses: plain text */
+	char tmpl[] = "/tmp/test-backend-XXXXXX";
+	int fd = mkstemp(tmpl);
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, "not an ELF file\n", 16), 16);
+	close(fd);
+	be = (const struct ps_backend *)1;
+	assert_int_equal(ps_cuda_plugin_load(tmpl, PS_CUDA_PLUGIN_ABI, &be, why, sizeof why),
+			 PS_CUDA_PLUGIN_DLOPEN_FAILED);
+	unlink(tmpl);
+	assert_null(be);
+	assert_non_null(strstr(why, tmpl));
+	assert_non_null(strstr(why, "failed to load: ")); /* followed by dlerror's text */
+	assert_true(strlen(strstr(why, "failed to load: ")) > strlen("failed to load: "));
+	/* a shared object that is not a plugin: the C library */
+	Dl_info info;
+	assert_true(dladdr((void *)&strlen, &info) != 0);
+	assert_non_null(info.dli_fname);
+	be = (const struct ps_backend *)1;
+	assert_int_equal(ps_cuda_plugin_load(info.dli_fname, PS_CUDA_PLUGIN_ABI, &be, why, sizeof why),
+			 PS_CUDA_PLUGIN_NOT_PLUGIN);
+	assert_null(be);
+	assert_non_null(strstr(why, "not a parasim CUDA plugin"));
+#endif
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_bf16_conversion), cmocka_unit_test(test_cpu_memory),
 	    cmocka_unit_test(test_cpu_embed_norm),  cmocka_unit_test(test_cpu_matmul_attention),
 	    cmocka_unit_test(test_cpu_elementwise), cmocka_unit_test(test_cpu_xent_optimizer),
-	    cmocka_unit_test(test_cuda_presence),
+	    cmocka_unit_test(test_cuda_presence),   cmocka_unit_test(test_cuda_plugin_search),
+	    cmocka_unit_test(test_cuda_plugin_abi), cmocka_unit_test(test_cuda_plugin_refusals),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -21,7 +21,10 @@
  * Without a usable CUDA device (no driver, no GPU, or a build without CUDA)
  * the binary prints the TAP plan "1..0 # SKIP <reason>" and exits 0: the
  * test harness reports SKIP.  (cmocka 1.1's skip() prints "not ok # SKIP",
- * which automake's TAP driver counts as a failure, so it is not used.) */
+ * which automake's TAP driver counts as a failure, so it is not used.)
+ * The backend lives in the plugin parasim-cuda.so: in a build with CUDA,
+ * only "plugin loaded, no device" may skip; a plugin that is missing, fails
+ * to load or has another ABI is a failure of the build, not a missing GPU. */
 #include "config.h"
 #include <setjmp.h>
 #include <stdarg.h>
@@ -33,6 +36,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "backend-cuda-plugin.h"
 #include "backend.h"
 #include "cpu/kernels.h"
 
@@ -603,6 +607,16 @@ int main(void)
 {
 	cu = ps_backend_cuda();
 	if (!cu) {
+		const ps_cuda_plugin_status st = ps_cuda_plugin_state();
+#ifdef HAVE_CUDA
+		if (st != PS_CUDA_PLUGIN_NO_DEVICE) {
+			printf("1..1\nnot ok 1 - CUDA plugin (status %d): %s\n", (int)st,
+			       ps_backend_cuda_unavailable());
+			return 1;
+		}
+#else
+		(void)st;
+#endif
 		/* TAP "skip all" plan: the harness records SKIP with this reason */
 		printf("1..0 # SKIP no CUDA backend: %s\n", ps_backend_cuda_unavailable());
 		return 0;
