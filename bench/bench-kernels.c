@@ -13,8 +13,8 @@
  * 3. The training step: forward, zero_grad + backward, AdamW (with global
  *    norm clipping), after one warm-up step, >= 5 repetitions (3 with
  *    --quick), medians and min/max; once with the default thread mode of
- *    the matmuls (CPU_GEMM_BLAS: OpenBLAS's own threads) and once with
- *    CPU_GEMM_SPLIT (sgemm split over the OpenMP team), see kernels.h.  Step flops = 6 * N * tokens +
+ *    the matmuls (CPU_GEMM_SPLIT: sgemm split over the OpenMP team) and once
+ *    with CPU_GEMM_BLAS (OpenBLAS's own threads), see kernels.h.  Step flops = 6 * N * tokens +
  *    attention, where N = parameters that enter a matmul (all but the
  *    position embedding, which is a lookup) and attention = L * 3 * 4 * HS *
  *    B * NH * T(T+1)/2 (QK^T and PV over the causal pairs, backward twice
@@ -325,7 +325,7 @@ static int bench_step(int B, int T, int reps, double mix_rate, const char *mode)
 	const double mf = median(tf, reps), mb = median(tb, reps), mu = median(tu, reps), ms = median(ts, reps);
 	printf("\n== GPT-2 124M training step, B=%d T=%d, %d threads, matmuls %s, %d reps after 1 warm-up\n", B,
 	       T, cpu_threads_get(),
-	       strcmp(mode, "split") == 0 ? "split over the OpenMP team" : "on OpenBLAS's threads (default)", reps);
+	       strcmp(mode, "split") == 0 ? "split over the OpenMP team (default)" : "on OpenBLAS's threads", reps);
 	printf("parameters %zu (matmul N = %.0f), step flops = 6*N*tokens + attention = %.1f + %.2f GFLOP\n",
 	       g->n_params, n_mm, 6.0 * n_mm * tokens * 1e-9, attn * 1e-9);
 	printf("median step %.3f s [min %.3f, max %.3f]: forward %.3f, backward %.3f, adamw %.3f\n", ms, smin, smax, mf,
@@ -387,15 +387,15 @@ int main(int argc, char **argv)
 	openblas_set_num_threads(threads);
 #endif
 	bench_sgemm(M, ls, 5, &mix_rate);
-	cpu_gemm_threads_set(CPU_GEMM_BLAS);
+	cpu_gemm_threads_set(CPU_GEMM_SPLIT);
 	cpu_threads_set(threads);
 	if (!step_only)
 		bench_kernels(B, T, quick);
-	int rc = bench_step(B, T, step_reps, mix_rate, "blas");
-	cpu_gemm_threads_set(CPU_GEMM_SPLIT);
-	cpu_threads_set(threads);
-	rc |= bench_step(B, T, step_reps, mix_rate, "split");
+	int rc = bench_step(B, T, step_reps, mix_rate, "split");
 	cpu_gemm_threads_set(CPU_GEMM_BLAS);
+	cpu_threads_set(threads);
+	rc |= bench_step(B, T, step_reps, mix_rate, "blas");
+	cpu_gemm_threads_set(CPU_GEMM_SPLIT);
 	cpu_threads_set(threads);
 	return rc;
 }

@@ -44,10 +44,10 @@
  * THREADS
  *   Kernels parallelise with OpenMP over omp_get_max_threads() threads.
  *   Matrix products go to cblas_sgemm in one of two ways
- *   (cpu_gemm_threads_set): whole, on OpenBLAS's own threads, called from
- *   outside any OpenMP region (default), or split across the OpenMP team
- *   with OpenBLAS single-threaded.  Either way no more than n threads
- *   compute at once (no oversubscription).  cpu_threads_set(n) sets the OpenMP team size
+ *   (cpu_gemm_threads_set): split across the OpenMP team with OpenBLAS
+ *   single-threaded (default), or whole on OpenBLAS's own threads called from
+ *   outside any OpenMP region.  Either way no more than n threads compute at
+ *   once (no oversubscription).  cpu_threads_set(n) sets the OpenMP team size
  *   and the matching OpenBLAS thread count (1 or n); call it once before
  *   timing or training (callers must not change them behind its back).
  *   Our kernels' results do not depend on the thread count: row and column
@@ -76,14 +76,15 @@ void cpu_threads_set(int n);
 /* The OpenMP team size kernels use now. */
 int cpu_threads_get(void);
 /* How matrix products use the threads of cpu_threads_set:
- *   CPU_GEMM_BLAS (default): OpenBLAS runs each sgemm on its own n threads,
- *     called from outside any OpenMP region.
- *   CPU_GEMM_SPLIT: each product is cut into one block of output rows or
- *     columns per thread, run by the OpenMP team, every block a
- *     single-threaded cblas_sgemm (OpenBLAS held at 1 thread), so only one
- *     pool of n threads exists.  bench-kernels times both.
+ *   CPU_GEMM_SPLIT (default): each product is cut into one block of output
+ *     rows or columns per thread, run by the OpenMP team, every block a
+ *     single-threaded cblas_sgemm (OpenBLAS set to 1 thread).  Only one pool
+ *     of n threads ever exists, so OpenBLAS's idle workers never compete
+ *     with the OpenMP ones (which they do on a loaded or small machine).
+ *   CPU_GEMM_BLAS: OpenBLAS runs each sgemm on its own n threads, called
+ *     from outside any OpenMP region.
  * Call cpu_threads_set after changing it. */
-enum cpu_gemm_threads { CPU_GEMM_BLAS = 0, CPU_GEMM_SPLIT = 1 };
+enum cpu_gemm_threads { CPU_GEMM_SPLIT = 0, CPU_GEMM_BLAS = 1 };
 void cpu_gemm_threads_set(enum cpu_gemm_threads how);
 enum cpu_gemm_threads cpu_gemm_threads_get(void);
 /* OpenBLAS kernel core in use ("Haswell", ...) and build configuration

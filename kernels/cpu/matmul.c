@@ -1,11 +1,11 @@
 /* matmul.c — linear layer out = inp . W^T + b, forward and backward, on
  * cblas_sgemm.
  *
- * Threads (kernels.h, cpu_gemm_threads_set): in CPU_GEMM_BLAS mode (the
- * default) sgemm is called once, here, outside any OpenMP region, and
- * OpenBLAS uses its own threads; in CPU_GEMM_SPLIT mode each product is cut
- * into one block of output columns (or rows, whichever dimension is larger)
- * per OpenMP thread, each block a single-threaded sgemm.  The blocks partition
+ * Threads (kernels.h, cpu_gemm_threads_set): in CPU_GEMM_SPLIT mode (the
+ * default) each product is cut into one block of output columns (or rows,
+ * whichever dimension is larger) per OpenMP thread, each block a
+ * single-threaded sgemm; in CPU_GEMM_BLAS mode sgemm is called once, here,
+ * outside any OpenMP region, and OpenBLAS uses its own threads.  The blocks partition
  * the output and every element keeps its whole K sum inside one sgemm call;
  * OpenBLAS still rounds the last bits differently for different partitions
  * (in either mode), so products depend on the thread count at ~1e-7.

@@ -2,9 +2,9 @@
  * OpenMP and for OpenBLAS together, how matrix products use them, and which
  * BLAS core runs.
  *
- * In CPU_GEMM_BLAS mode (default) OpenBLAS gets the n threads and is only
- * called outside OpenMP regions; in CPU_GEMM_SPLIT mode OpenBLAS is held at
- * one thread and matmul.c splits each product over the OpenMP team.  Either way at most n
+ * In CPU_GEMM_SPLIT mode OpenBLAS is held at one thread and matmul.c splits
+ * each product over the OpenMP team; in CPU_GEMM_BLAS mode OpenBLAS gets the
+ * n threads and is only called outside OpenMP regions.  Either way at most n
  * threads compute.  This file does not pin threads to cores. */
 #include "config.h"
 
@@ -15,11 +15,11 @@
 
 #include "kernels.h"
 
-static enum cpu_gemm_threads gemm_mode = CPU_GEMM_BLAS;
+static enum cpu_gemm_threads gemm_mode = CPU_GEMM_SPLIT;
 
 void cpu_gemm_threads_set(enum cpu_gemm_threads how)
 {
-	gemm_mode = how == CPU_GEMM_SPLIT ? CPU_GEMM_SPLIT : CPU_GEMM_BLAS;
+	gemm_mode = how == CPU_GEMM_BLAS ? CPU_GEMM_BLAS : CPU_GEMM_SPLIT;
 }
 
 enum cpu_gemm_threads cpu_gemm_threads_get(void) { return gemm_mode; }
