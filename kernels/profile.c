@@ -16,6 +16,7 @@
 #include <dlfcn.h>
 #include <errno.h>
 #include <gsl/gsl_version.h>
+#include <dirent.h>
 #include <math.h>
 #include <sqlite3.h>
 #include <stdio.h>
@@ -301,16 +302,60 @@ void profile_combine(const struct ps_kernel_sample *passes, int r, struct ps_ker
 		r = 64;
 	*out = passes[0];
 	out->reps = 0;
+	out->disturbed = 0;
 	for (int i = 0; i < r; i++) {
 		med[i] = passes[i].median_s;
 		mad[i] = passes[i].spread_s;
 		out->reps += passes[i].reps;
+		out->disturbed += passes[i].disturbed;
 	}
 	profile_stats(mad, r, &m1, &m2, &ci);
 	double inner_mad = m1;
 	profile_stats(med, r, &m1, &m2, &ci);
 	out->median_s = m1;
 	out->spread_s = m2 > inner_mad ? m2 : inner_mad;
+}
+
+ps_status profile_schedstat_parse(const char *text, double *run_delay_s)
+{
+	unsigned long long on_cpu, waited;
+	int used = 0;
+	if (!text || sscanf(text, "%llu %llu %*u%n", &on_cpu, &waited, &used) != 2 || used == 0)
+		return PS_ERROR(PS_ERR_PARSE, "schedstat: expected three counters, got \"%.40s\"",
+				text ? text : "");
+	*run_delay_s = (double)waited * 1e-9;
+	return PS_OK;
+}
+
+double profile_run_delay_s(void)
+{
+	DIR *dir = opendir("/proc/self/task");
+	if (!dir)
+		return -1;
+	double sum = 0;
+	int n = 0;
+	struct dirent *e;
+	while ((e = readdir(dir)) != NULL) {
+		if (e->d_name[0] < '0' || e->d_name[0] > '9')
+			continue;
+		char path[64], buf[128];
+		snprintf(path, sizeof path, "/proc/self/task/%.20s/schedstat", e->d_name);
+		FILE *f = fopen(path, "r");
+		if (!f)
+			continue; /* the thread ended meanwhile */
+		size_t len = fread(buf, 1, sizeof buf - 1, f);
+		fclose(f);
+		buf[len] = '\0';
+		double d;
+		if (profile_schedstat_parse(buf, &d) != PS_OK) {
+			ps_error_clear();
+			continue;
+		}
+		sum += d;
+		n++;
+	}
+	closedir(dir);
+	return n > 0 ? sum : -1;
 }
 
 void profile_opts_init(struct ps_profile_opts *o, ps_profile_level level)

@@ -94,6 +94,14 @@ struct ps_profile_opts {
 /* Defaults per level. */
 void profile_opts_init(struct ps_profile_opts *o, ps_profile_level level);
 
+/* Run delay of a thread from the text of /proc/<pid>/task/<tid>/schedstat
+ * ("<ns on cpu> <ns waiting on a run queue> <timeslices>"): the second
+ * field in seconds.  PS_ERR_PARSE when the text is not of that form. */
+ps_status profile_schedstat_parse(const char *text, double *run_delay_s);
+/* Sum of the run delays of every thread of this process, in seconds, or
+ * -1 when /proc does not say (another OS, a kernel without schedstats). */
+double profile_run_delay_s(void);
+
 /* Set the thread count of the kernels and of the BLAS (0 = default). */
 void profile_threads_set(int threads);
 

@@ -205,7 +205,7 @@ static int cp_kernels(const char *db, const char *device, ps_profile_level level
 			load0[0], cpus);
 	double t0 = cp_now();
 	int R = o.rounds > 0 ? o.rounds : 1;
-	size_t total = n * (size_t)ndt * (size_t)R, done = 0, stored = 0;
+	size_t total = n * (size_t)ndt * (size_t)R, done = 0, stored = 0, ndisturbed = 0, shapes_disturbed = 0, nclean = 0;
 	res = calloc(n * (size_t)R, sizeof *res);
 	skip = calloc(n, 1);
 	if (!res || !skip) {
@@ -243,6 +243,9 @@ static int cp_kernels(const char *db, const char *device, ps_profile_level level
 				continue;
 			struct ps_kernel_sample s;
 			profile_combine(&res[i * R], R, &s);
+			ndisturbed += s.disturbed;
+			nclean += s.reps;
+			shapes_disturbed += s.disturbed > 0;
 			if (store_kernel_put(st, id, &s) != PS_OK) {
 				cli_error("profile");
 				goto out;
@@ -262,6 +265,15 @@ static int cp_kernels(const char *db, const char *device, ps_profile_level level
 	       fp, el, db, (long long)id);
 	printf("description: %s\n", json);
 	printf("load average: %.2f at the start, %.2f at the end (%d CPUs)\n", load0[0], load1[0], cpus);
+	printf("samples dropped because the kernel's threads waited for a CPU: %zu of %zu, in %zu of %zu "
+	       "shapes\n",
+	       ndisturbed, ndisturbed + nclean, shapes_disturbed, stored);
+	if (ndisturbed * 5 > ndisturbed + nclean)
+		fprintf(stderr,
+			"parasim profile: warning: %zu of %zu samples were dropped because the kernel's threads "
+			"waited for a CPU (other work on this machine); the kept ones may be slowed too: "
+			"profile an idle machine\n",
+			ndisturbed, ndisturbed + nclean);
 	ret = cp_quality_from_store(st, id);
 out:
 	store_close(st);

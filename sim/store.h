@@ -65,6 +65,8 @@ struct ps_kernel_sample {
 	double median_s, spread_s;  /* spread: median absolute deviation, seconds */
 	int reps;
 	double flops, bytes;
+	int disturbed;          /* timed samples thrown away because the profiled
+				 * threads waited for a CPU (not stored) */
 };
 ps_status store_kernel_put(struct ps_store *st, int64_t device_id, const struct ps_kernel_sample *s);
 /* Calls cb for each stored sample of device_id (op NULL = all ops), in the

@@ -18,6 +18,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "backend.h"
@@ -64,11 +66,13 @@ static void test_combine(void **state)
 		p[i].median_s = med[i];
 		p[i].spread_s = mad[i];
 		p[i].reps = 5 + i;
+		p[i].disturbed = i;
 	}
 	struct ps_kernel_sample out;
 	profile_combine(p, 3, &out);
 	assert_string_equal(out.op, "gelu_fwd");
 	assert_true(out.n == 4096 && out.median_s == 11 && out.spread_s == 1 && out.reps == 18);
+	assert_int_equal(out.disturbed, 0 + 1 + 2);
 	/* Medians far apart: the spread across passes dominates. */
 	p[0].median_s = 2, p[2].median_s = 20;
 	profile_combine(p, 3, &out);
@@ -153,6 +157,76 @@ static void test_measure_one(void **state)
 	assert_int_equal(profile_measure(ps_backend_cpu(), DTYPE_BF16, &sh, &o, &s, NULL),
 			 PS_ERR_UNSUPPORTED);
 	profile_threads_set(0);
+}
+
+/* The run-delay counter of /proc/<pid>/task/<tid>/schedstat. */
+static void test_schedstat(void **state)
+{
+	(void)state;
+	double d = -1;
+	assert_int_equal(profile_schedstat_parse("928054279 369565554 117\n", &d), PS_OK);
+	assert_true(fabs(d - 0.369565554) < 1e-12);
+	assert_int_equal(profile_schedstat_parse("0 0 0", &d), PS_OK);
+	assert_true(d == 0);
+	const char *bad[] = {"", "12", "12 34", "a b c", "12 x 3", "-"};
+	for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+		assert_int_equal(profile_schedstat_parse(bad[i], &d), PS_ERR_PARSE);
+		ps_error_clear();
+	}
+	assert_int_equal(profile_schedstat_parse(NULL, &d), PS_ERR_PARSE);
+	ps_error_clear();
+	/* On Linux with schedstats (this project's machines) the sum over this
+	 * process's threads is readable and never goes back. */
+	double a = profile_run_delay_s();
+	if (a < 0)
+		skip();
+	double b = profile_run_delay_s();
+	assert_true(b >= a);
+}
+
+/* With more busy processes than CPUs, a 2-thread kernel's threads wait on
+ * the run queue, and profile_measure drops those samples (out.disturbed):
+ * the scheduler's own account, not a timing heuristic. */
+static void test_measure_disturbed(void **state)
+{
+	(void)state;
+	if (profile_run_delay_s() < 0)
+		skip();
+	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+	if (cpus < 1)
+		cpus = 1;
+	if (cpus > 16)
+		skip(); /* too many children to hog every core */
+	pid_t kids[17];
+	int nk = 0;
+	for (long i = 0; i < cpus + 1; i++) {
+		pid_t p = fork();
+		if (p == 0) {
+			alarm(5); /* never outlive the test */
+			volatile unsigned long x = 0;
+			for (;;)
+				x++;
+		}
+		if (p > 0)
+			kids[nk++] = p;
+	}
+	struct ps_profile_shape sh = {OP_GELU_FWD, {.n = 1 << 20}};
+	struct ps_profile_opts o;
+	profile_opts_init(&o, PROFILE_TINY);
+	o.max_s = 0.3, o.min_reps = 20, o.max_reps = 60, o.target_ci = 0;
+	struct ps_kernel_sample s;
+	profile_threads_set(2);
+	ps_status rc = profile_measure(ps_backend_cpu(), DTYPE_FP32, &sh, &o, &s, NULL);
+	profile_threads_set(0);
+	for (int i = 0; i < nk; i++) {
+		kill(kids[i], SIGKILL);
+		waitpid(kids[i], NULL, 0);
+	}
+	assert_int_equal(rc, PS_OK);
+	print_message("# %d samples kept, %d dropped with %ld busy processes on %ld CPUs\n", s.reps,
+		      s.disturbed, cpus + 1, cpus);
+	assert_true(s.disturbed > 0);
+	assert_true(s.reps >= 3 && s.median_s > 0);
 }
 
 static char *write_tmp(const char *text)
@@ -390,6 +464,7 @@ int main(void)
 	    cmocka_unit_test(test_stats),	cmocka_unit_test(test_combine),
 	    cmocka_unit_test(test_grid),	cmocka_unit_test(test_fingerprint),
 	    cmocka_unit_test(test_measure_one), cmocka_unit_test(test_csv),
+	    cmocka_unit_test(test_schedstat),	cmocka_unit_test(test_measure_disturbed),
 	    cmocka_unit_test(test_verb_tiny),	cmocka_unit_test(test_verb_import),
 	    cmocka_unit_test(test_verb_cuda),
 	};
