@@ -137,6 +137,16 @@ void sc_field_format(const struct sc_field *f, const void *base, char *buf, size
 const struct sc_field *sc_field_find(const struct sc_field *table, const char *key);
 /* Shortest %.Ng text of v that strtod reads back exactly. */
 void sc_format_double(double v, char *buf, size_t size);
+/* "a, b or c" from a NULL-terminated list of names. */
+void sc_list_names(const char *const *names, char *buf, size_t size);
+/* What a value of field f must be, in words, for error messages. */
+void sc_field_expected(const struct sc_field *f, char *buf, size_t size);
+/* cluster.nodes, the one sweepable key outside the strategy. */
+extern const struct sc_field sc_field_nodes;
+/* The scenario's top-level name. */
+extern const struct sc_field sc_field_name;
+/* Schedule names by enum ps_schedule. */
+extern const char *const sc_sched_names[];
 
 /* The canonical writer (scenario-canon.c). */
 ps_status sc_canonical(const struct ps_scenario *sc, char **out);
