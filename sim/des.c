@@ -75,14 +75,17 @@
 
 #define NONE32 UINT32_MAX
 #define NGROUP_KINDS (GROUP_WORLD + 1)
-#define KSLOTS 8192	     /* kernel memo hash slots; power of two */
-#define KENTRIES (KSLOTS / 2) /* distinct kernels memoised; more are priced every time */
-#define KPROBES 8
 #define CCACHE_WAYS 4 /* collective price cache entries per (rank, group kind) */
 #define PCACHE_SIZE 256 /* point-to-point price cache; power of two */
 #define MAX_PS_S 9.0e6	/* longest duration accepted (about 100 days) */
 
-enum { TS_PENDING = 0, TS_WAITING, TS_RUNNING, TS_DONE };
+/* TS_RUNNING_PAIR: a send or recv whose end event also ends its partner
+ * (task aux), which started with it and runs just as long. */
+/* One group of the event tree per rank: a task's end usually starts tasks
+ * on its own rank's streams, and those pushes cost one store each. */
+_Static_assert(STREAM_COUNT_ == PS_EVENT_GROUP, "event tree groups are ranks");
+
+enum { TS_PENDING = 0, TS_WAITING, TS_RUNNING, TS_RUNNING_PAIR, TS_DONE };
 
 /* What the event loop needs of a task: 32 bytes. */
 struct dtask {
@@ -114,12 +117,6 @@ struct des_rank {
 	double slow; /* kernel time multiplier */
 };
 
-struct kentry {
-	struct ps_shape shape; /* key bytes only (SHAPE_KEY_BYTES), padding zero */
-	int op, dtype;
-	double s;
-};
-
 struct ccache_entry {
 	double bytes, s;
 	int size, valid;
@@ -149,10 +146,8 @@ struct des {
 	uint32_t nrv;
 	uint32_t *rv_first, *rv_n, *rv_arrived, *rv_tasks;
 	size_t rv_cap, rvt_cap, rvt_used;
-	/* Price caches. */
-	uint16_t *kslot;	     /* (KSLOTS) 0 empty, else kentry index + 1 */
-	struct kentry *kent;	     /* (KENTRIES) */
-	uint32_t nkent;
+	/* Prices. */
+	double *call_s;		     /* (g->ncalls) seconds of each kernel call */
 	struct ps_group_desc *gdesc; /* (nranks * NGROUP_KINDS) */
 	uint8_t *gdesc_valid;
 	struct ccache_entry *ccache; /* (nranks * NGROUP_KINDS * CCACHE_WAYS) */
@@ -239,59 +234,27 @@ static inline uint32_t task_rank(const struct dtask *x)
 	return x->stream / STREAM_COUNT_;
 }
 
-/* Every field up to and including variant (not the tail padding). */
-#define SHAPE_KEY_BYTES (offsetof(struct ps_shape, variant) + sizeof(int))
-
-/* Hash of the fields that tell kernels apart in practice; equality still
- * compares every field. */
-static inline uint64_t shape_hash(int op, int dtype, const struct ps_shape *s)
+/* Seconds of one call of each distinct kernel call of the graph, before
+ * slowdowns: priced once per call in setup. */
+static ps_status price_calls(struct des *d)
 {
-	uint64_t h = (uint64_t)(op | dtype << 8 | s->variant << 16);
-	h = (h ^ (uint64_t)s->M) * 0x9E3779B97F4A7C15ULL;
-	h = (h ^ (uint64_t)s->N) * 0x9E3779B97F4A7C15ULL;
-	h = (h ^ (uint64_t)s->K) * 0x9E3779B97F4A7C15ULL;
-	h = (h ^ (uint64_t)(s->n + s->T * 31 + s->NH * 131 + s->V * 7)) * 0x9E3779B97F4A7C15ULL;
-	return h ^ (h >> 29);
-}
-
-static inline int shape_equal(const struct ps_shape *a, const struct ps_shape *b)
-{
-	return ((a->M ^ b->M) | (a->N ^ b->N) | (a->K ^ b->K) | (a->B ^ b->B) | (a->T ^ b->T) |
-		(a->C ^ b->C) | (a->NH ^ b->NH) | (a->KVH ^ b->KVH) | (a->HS ^ b->HS) | (a->V ^ b->V) |
-		(a->n ^ b->n) | (int64_t)(a->variant ^ b->variant)) == 0;
-}
-
-/* Seconds of one kernel call before slowdowns, through the memo of
- * distinct (op, shape, dtype): open addressing, KPROBES probes, no
- * replacement (a kernel that finds no room is priced every time). */
-static double kernel_seconds(struct des *d, const struct ps_task *t)
-{
-	if (!d->cm)
-		return t->flops / 1e12;
-	int op = (int)t->u.kernel.op, dt = t->u.kernel.dtype;
-	const struct ps_shape *s = &t->u.kernel.shape;
-	uint64_t h = shape_hash(op, dt, s);
-	for (int k = 0; k < KPROBES; k++) {
-		uint16_t *slot = &d->kslot[(h + (uint64_t)k) & (KSLOTS - 1)];
-		if (*slot) {
-			const struct kentry *e = &d->kent[*slot - 1];
-			if (e->op == op && e->dtype == dt && shape_equal(&e->shape, s))
-				return e->s;
-			continue;
-		}
-		double x = costmodel_kernel_s(d->cm, t->u.kernel.op, s, (ps_dtype)dt);
-		if (d->nkent < KENTRIES) {
-			struct kentry *e = &d->kent[d->nkent++];
-			memset(&e->shape, 0, sizeof e->shape);
-			memcpy(&e->shape, s, SHAPE_KEY_BYTES);
-			e->op = op;
-			e->dtype = dt;
-			e->s = x;
-			*slot = (uint16_t)d->nkent;
-		}
-		return x;
+	const struct ps_graph *g = d->g;
+	if (!d->cm || !g->ncalls)
+		return PS_OK;
+	d->call_s = malloc((size_t)g->ncalls * sizeof *d->call_s);
+	if (!d->call_s)
+		return PS_ERROR(PS_ERR_NOMEM, "simulate: out of memory");
+	for (uint32_t c = 0; c < g->ncalls; c++) {
+		const struct ps_kcall *k = &g->calls[c];
+		d->call_s[c] = costmodel_kernel_s(d->cm, k->op, &k->shape, (ps_dtype)k->dtype);
 	}
-	return costmodel_kernel_s(d->cm, t->u.kernel.op, s, (ps_dtype)dt);
+	return PS_OK;
+}
+
+/* Seconds of one kernel call before slowdowns. */
+static inline double kernel_seconds(const struct des *d, const struct ps_task *t)
+{
+	return d->cm ? d->call_s[t->u.kernel.call] : t->flops / 1e12;
 }
 
 /* Seconds of a collective task: the network price of its group, through a
@@ -439,7 +402,18 @@ static inline void task_begin(struct des *d, struct des_stream *s, uint32_t tid)
 			x->state = TS_WAITING;
 		} else { /* the partner waits: both start (checked and priced in setup) */
 			transfer_start(d, x->aux);
-			transfer_start(d, tid);
+			/* Both end at the same time, and would be queued one after
+			 * the other, so no event could come between their ends: the
+			 * partner's end event ends this one too. */
+			struct dtask *y = &d->dt[x->aux];
+			y->state = TS_RUNNING_PAIR;
+			struct des_rank *r = &d->ranks[task_rank(x)];
+			rank_advance(r, d->now);
+			if (r->ncomm[x->comm]++ == 0)
+				r->comm_mask |= 1u << x->comm;
+			x->state = TS_RUNNING;
+			if (d->trace)
+				d->trace[tid].start_s = (double)d->now * 1e-12;
 		}
 		break;
 	default: /* TASK_MEM */
@@ -457,12 +431,16 @@ static inline void stream_try(struct des *d, uint32_t sid)
 		task_begin(d, s, s->head);
 }
 
-static inline void task_end(struct des *d, uint32_t sid)
+/* End the task running on stream sid; returns the stream of a paired
+ * send/recv that ends with it (TS_RUNNING_PAIR), NONE32 otherwise. */
+static inline uint32_t task_end(struct des *d, uint32_t sid)
 {
 	struct des_stream *s = &d->streams[sid];
 	uint32_t tid = s->running;
 	struct dtask *x = &d->dt[tid];
 	struct des_rank *r = &d->ranks[sid / STREAM_COUNT_];
+	int pair = x->state == TS_RUNNING_PAIR;
+	d->events++;
 	if (x->kind == TASK_KERNEL) {
 		rank_advance(r, d->now);
 		r->ncompute--;
@@ -483,6 +461,7 @@ static inline void task_end(struct des *d, uint32_t sid)
 			stream_try(d, d->dt[u].stream);
 	}
 	stream_try(d, sid);
+	return pair ? d->dt[x->aux].stream : NONE32;
 }
 
 /* ---------------------------------------------------------------- rendezvous */
@@ -781,6 +760,9 @@ static ps_status task_extract(struct des *d, uint32_t i, uint32_t *cnt, uint32_t
 	x->aux = NONE32;
 	switch (t->kind) {
 	case TASK_KERNEL: {
+		if (t->u.kernel.call >= g->ncalls)
+			return PS_ERROR(PS_ERR_INVALID, "simulate: task %u: kernel call %u is not in the graph", i,
+					t->u.kernel.call);
 		double sec = kernel_seconds(d, t) * d->ranks[t->rank].slow;
 		if (!(sec >= 0) || !isfinite(sec))
 			return PS_ERROR(PS_ERR_INVALID, "simulate: task %u: kernel time %g s is invalid", i, sec);
@@ -865,8 +847,7 @@ static void des_fini(struct des *d)
 	free(d->rv_n);
 	free(d->rv_arrived);
 	free(d->rv_tasks);
-	free(d->kslot);
-	free(d->kent);
+	free(d->call_s);
 	free(d->gdesc);
 	free(d->gdesc_valid);
 	free(d->ccache);
@@ -904,15 +885,11 @@ static ps_status des_init(struct des *d)
 	d->gdesc_valid = calloc(nrk, 1);
 	d->ccache = calloc(nrk * CCACHE_WAYS, sizeof *d->ccache);
 	d->pcache = malloc(PCACHE_SIZE * sizeof *d->pcache);
-	if (d->cm) {
-		d->kslot = calloc(KSLOTS, sizeof *d->kslot);
-		d->kent = malloc(KENTRIES * sizeof *d->kent);
-	}
 	uint32_t *cnt = big_alloc(((size_t)n + 1) * sizeof *cnt);
 	uint32_t *stail = malloc((size_t)d->nstreams * sizeof *stail);
 	ps_status rc = PS_OK;
 	if (!d->streams || !d->ranks || !d->dt || !d->gdesc || !d->gdesc_valid || !d->ccache ||
-	    !d->pcache || (d->cm && (!d->kslot || !d->kent)) || !cnt || !stail ||
+	    !d->pcache || !cnt || !stail ||
 	    event_tree_init(&d->q, (uint32_t)d->nstreams) != PS_OK) {
 		rc = PS_ERROR(PS_ERR_NOMEM, "simulate: out of memory for %u tasks", n);
 		goto out;
@@ -931,6 +908,8 @@ static ps_status des_init(struct des *d)
 		d->ranks[r].slow = sl > 0 && isfinite(sl) ? sl : 1.0;
 	}
 	memset(cnt, 0, ((size_t)n + 1) * sizeof *cnt);
+	if ((rc = price_calls(d)) != PS_OK)
+		goto out;
 
 	/* Pass 1: check, extract, price, count dependents and link streams. */
 	uint32_t *nfollow = NULL;
@@ -1046,8 +1025,9 @@ ps_status des_run(const struct ps_graph *g, const struct ps_costmodel *cm, struc
 		stream_try(&d, (uint32_t)s);
 	while (d.err == PS_OK && event_tree_size(&d.q)) {
 		uint32_t sid = event_tree_pop(&d.q, &d.now);
-		d.events++;
-		task_end(&d, sid);
+		do
+			sid = task_end(&d, sid);
+		while (sid != NONE32);
 	}
 	if (d.err != PS_OK) {
 		rc = d.err;

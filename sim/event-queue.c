@@ -155,25 +155,33 @@ void event_heap_fini(struct ps_event_heap *h)
 ps_status event_tree_init(struct ps_event_tree *t, uint32_t capacity)
 {
 	memset(t, 0, sizeof *t);
+	uint32_t groups = capacity / PS_EVENT_GROUP + (capacity % PS_EVENT_GROUP != 0);
 	uint32_t size = 2;
-	while (size < capacity) {
-		if (size > UINT32_MAX / 4)
+	while (size < groups) {
+		if (size > UINT32_MAX / 8)
 			return PS_ERROR(PS_ERR_NOMEM, "event tree: %u ids", capacity);
 		size *= 2;
 	}
 	t->node = malloc(2 * (size_t)size * sizeof *t->node);
-	if (!t->node)
+	t->key = malloc((size_t)size * PS_EVENT_GROUP * sizeof *t->key);
+	if (!t->node || !t->key) {
+		event_tree_fini(t);
 		return PS_ERROR(PS_ERR_NOMEM, "event tree: out of memory for %u ids", capacity);
+	}
 	t->size = size;
 	t->popped = UINT32_MAX;
 	for (uint32_t i = 0; i < 2 * size; i++)
 		t->node[i] = ~(ps_event_key)0;
+	for (size_t i = 0; i < (size_t)size * PS_EVENT_GROUP; i++)
+		t->key[i] = ~(ps_event_key)0;
 	return PS_OK;
 }
 
 void event_tree_fini(struct ps_event_tree *t)
 {
 	free(t->node);
+	free(t->key);
 	t->node = NULL;
+	t->key = NULL;
 	t->size = t->count = 0;
 }

@@ -193,39 +193,49 @@ static inline void event_heap_pop(struct ps_event_heap *h)
 /* --- a tournament tree of small node ids (added by helper "des2") ---
  *
  * The same (time, seq) order as struct ps_event_heap, for a fixed set of
- * ids 0 .. capacity-1 (e.g. one per stream), each queued at most once: a
- * winner tree with one leaf per id holding its key (time, push count, id:
- * the 128-bit key of the keyed heap; all ones when the id is not queued),
- * and each inner node the smallest key below it.  Queuing an id rewrites
- * its leaf and replays the matches on its path to the root: one comparison
- * per level against the sibling, no pointers.  The earliest event is the
- * root's key.  A pop only marks its id: when that id is queued again
- * before the next pop (a stream going on with its next task) one replay
- * serves both, otherwise the next pop first replays the emptied leaf.
- * (Nodes on the marked leaf's path may be stale until then; a replay of
- * another leaf only writes nodes off that path from sound siblings, or
- * nodes on it, which the marked replay rewrites from sound siblings.)
+ * ids 0 .. capacity-1 (e.g. one per stream), each queued at most once.
+ * Every id holds its key (time, push count, id: the 128-bit key of the
+ * keyed heap; all ones when the id is not queued).  Ids are grouped by
+ * PS_EVENT_GROUP consecutive ones (a rank's streams); a winner tree has one
+ * leaf per group holding the group's smallest key, and each inner node the
+ * smallest key below it.  The earliest event is the root's key.
+ *
+ * A pop only marks the group of the popped id: its leaf and path are
+ * replayed (leaf = min of the group's keys, then one comparison per level
+ * against the sibling) at the next pop, so the tasks a finished task starts
+ * on its own rank's streams cost one store each.  A push into another group
+ * lowers that group's leaf and walks up only while the new key is smaller
+ * than the node (a queued key never lowers a node below the earliest key,
+ * so the walk stops where it meets the marked path, which the replay then
+ * rewrites from sound siblings).
  *
  * Ownership: caller-allocated struct; event_tree_init allocates (capacity
  * ids), event_tree_fini frees.  Nothing is allocated by push or pop. */
 
+#define PS_EVENT_GROUP 4
+
 struct ps_event_tree {
-	ps_event_key *node; /* (2 size) node[1] the root; leaves node[size + id] */
-	uint32_t size;	    /* leaves: a power of two >= capacity, >= 2 */
+	ps_event_key *key;  /* (PS_EVENT_GROUP size) per id */
+	ps_event_key *node; /* (2 size) node[1] the root; leaves node[size + group] */
+	uint32_t size;	    /* leaves: a power of two >= groups, >= 2 */
 	uint32_t count;
 	uint32_t next_seq;
-	uint32_t popped;    /* id popped and not replayed yet, or UINT32_MAX */
+	uint32_t popped;    /* group of the id popped last, not replayed yet, or UINT32_MAX */
 };
 
 ps_status event_tree_init(struct ps_event_tree *t, uint32_t capacity);
 void event_tree_fini(struct ps_event_tree *t);
 
-/* Replay the matches from leaf id up to the root. */
-static inline void event_tree_replay_(struct ps_event_tree *t, uint32_t id)
+/* Recompute group g's leaf from its keys and replay its path to the root. */
+static inline void event_tree_replay_(struct ps_event_tree *t, uint32_t g)
 {
+	const ps_event_key *gk = &t->key[(size_t)g * PS_EVENT_GROUP];
+	ps_event_key a = gk[0] < gk[1] ? gk[0] : gk[1];
+	ps_event_key b = gk[2] < gk[3] ? gk[2] : gk[3];
+	ps_event_key k = a < b ? a : b;
 	ps_event_key *node = t->node;
-	uint32_t n = t->size + id;
-	ps_event_key k = node[n];
+	uint32_t n = t->size + g;
+	node[n] = k;
 	for (; n > 1; n >>= 1) {
 		ps_event_key o = node[n ^ 1];
 		k = o < k ? o : k;
@@ -236,11 +246,15 @@ static inline void event_tree_replay_(struct ps_event_tree *t, uint32_t id)
 /* Queue id at time (>= 0); id must not be queued. */
 static inline void event_tree_push(struct ps_event_tree *t, uint32_t id, int64_t time)
 {
-	t->node[t->size + id] = event_heap_key_(time, t->next_seq++, id);
+	ps_event_key k = event_heap_key_(time, t->next_seq++, id);
+	t->key[id] = k;
 	t->count++;
-	if (t->popped == id)
-		t->popped = UINT32_MAX;
-	event_tree_replay_(t, id);
+	uint32_t g = id / PS_EVENT_GROUP;
+	if (g == t->popped)
+		return; /* its replay comes with the next pop */
+	ps_event_key *node = t->node;
+	for (uint32_t n = t->size + g; n >= 1 && k < node[n]; n >>= 1)
+		node[n] = k;
 }
 
 /* Remove the earliest event and return its id; *time gets its time.  The
@@ -252,8 +266,8 @@ static inline uint32_t event_tree_pop(struct ps_event_tree *t, int64_t *time)
 	ps_event_key k = t->node[1];
 	uint32_t id = (uint32_t)k;
 	*time = (int64_t)(uint64_t)(k >> 64);
-	t->node[t->size + id] = ~(ps_event_key)0;
-	t->popped = id;
+	t->key[id] = ~(ps_event_key)0;
+	t->popped = id / PS_EVENT_GROUP;
 	t->count--;
 	return id;
 }

@@ -44,6 +44,8 @@ void graph_free(struct ps_graph *g)
 	free(g->tasks);
 	free(g->deps);
 	free(g->ranks);
+	free(g->calls);
+	free(g->call_slot);
 	free(g);
 }
 
@@ -103,6 +105,10 @@ uint32_t graph_add(struct ps_graph *g, const struct ps_task *t, const uint32_t *
 		if (graph_reserve(g, nt, nd) != 0)
 			return NONE;
 	}
+	if (t->kind == TASK_KERNEL &&
+	    (t->u.kernel.call >= g->ncalls || g->calls[t->u.kernel.call].op != t->u.kernel.op ||
+	     g->calls[t->u.kernel.call].dtype != t->u.kernel.dtype))
+		return NONE;
 	uint32_t id = g->ntasks++;
 	struct ps_task *d = &g->tasks[id];
 	*d = *t;
@@ -121,6 +127,73 @@ uint32_t graph_add(struct ps_graph *g, const struct ps_task *t, const uint32_t *
 		d->ndeps++;
 	}
 	return id;
+}
+
+_Static_assert(sizeof(struct ps_task) == 64, "struct ps_task grew: a 1T-model step holds millions");
+
+static uint64_t kcall_hash(ps_op op, const struct ps_shape *s, int dtype)
+{
+	const int64_t f[] = {s->M, s->N, s->K, s->B, s->T, s->C, s->NH, s->KVH, s->HS, s->V, s->n, s->variant};
+	uint64_t h = (uint64_t)op * 0x100000001B3ULL ^ (uint64_t)dtype;
+	for (size_t i = 0; i < sizeof f / sizeof *f; i++)
+		h = (h ^ (uint64_t)f[i]) * 0x9E3779B97F4A7C15ULL;
+	return h ^ (h >> 31);
+}
+
+static int kcall_equal(const struct ps_kcall *c, ps_op op, const struct ps_shape *s, int dtype)
+{
+	const struct ps_shape *a = &c->shape;
+	return c->op == op && c->dtype == dtype && a->M == s->M && a->N == s->N && a->K == s->K && a->B == s->B &&
+	       a->T == s->T && a->C == s->C && a->NH == s->NH && a->KVH == s->KVH && a->HS == s->HS &&
+	       a->V == s->V && a->n == s->n && a->variant == s->variant;
+}
+
+/* Open addressing over 2 * cap_calls slots (a power of two), linear probes. */
+static void kcall_slot_insert(uint32_t *slot, uint32_t nslots, uint64_t h, uint32_t idx)
+{
+	for (uint32_t k = (uint32_t)h & (nslots - 1);; k = (k + 1) & (nslots - 1))
+		if (!slot[k]) {
+			slot[k] = idx + 1;
+			return;
+		}
+}
+
+uint32_t graph_kcall(struct ps_graph *g, ps_op op, const struct ps_shape *shape, int dtype)
+{
+	if (!g || !shape || dtype < 0 || dtype > UINT8_MAX)
+		return NONE;
+	uint64_t h = kcall_hash(op, shape, dtype);
+	if (g->cap_calls) {
+		uint32_t nslots = 2 * g->cap_calls;
+		for (uint32_t k = (uint32_t)h & (nslots - 1); g->call_slot[k]; k = (k + 1) & (nslots - 1))
+			if (kcall_equal(&g->calls[g->call_slot[k] - 1], op, shape, dtype))
+				return g->call_slot[k] - 1;
+	}
+	if (g->ncalls == g->cap_calls) {
+		if (g->cap_calls >= (1u << 30))
+			return NONE;
+		uint32_t cap = g->cap_calls ? 2 * g->cap_calls : 64;
+		struct ps_kcall *c = realloc(g->calls, (size_t)cap * sizeof *c);
+		if (!c)
+			return NONE;
+		g->calls = c;
+		uint32_t *slot = calloc((size_t)2 * cap, sizeof *slot);
+		if (!slot)
+			return NONE;
+		for (uint32_t i = 0; i < g->ncalls; i++)
+			kcall_slot_insert(slot, 2 * cap, kcall_hash(c[i].op, &c[i].shape, c[i].dtype), i);
+		free(g->call_slot);
+		g->call_slot = slot;
+		g->cap_calls = cap;
+	}
+	uint32_t idx = g->ncalls++;
+	struct ps_kcall *c = &g->calls[idx];
+	memset(c, 0, sizeof *c);
+	c->shape = *shape;
+	c->op = op;
+	c->dtype = (uint8_t)dtype;
+	kcall_slot_insert(g->call_slot, 2 * g->cap_calls, h, idx);
+	return idx;
 }
 
 const char *stream_name(ps_stream s)
@@ -282,7 +355,7 @@ static uint32_t kern(struct bld *b, ps_op op, struct ps_shape sh, double flops)
 	struct ps_task t;
 	task_base(b, &t, STREAM_COMPUTE, TASK_KERNEL);
 	t.u.kernel.op = op;
-	t.u.kernel.shape = sh;
+	t.u.kernel.call = graph_kcall(b->g, op, &sh, b->dt);
 	t.u.kernel.dtype = (uint8_t)b->dt;
 	t.flops = flops;
 	uint32_t id = add(b, &t, b->wait, (uint32_t)b->nwait);

@@ -33,6 +33,17 @@ typedef enum { PHASE_FWD = 0, PHASE_BWD, PHASE_RECOMPUTE, PHASE_OPTIMIZER } ps_p
 /* Process groups: the set of ranks a collective runs over. */
 typedef enum { GROUP_TP = 0, GROUP_DP, GROUP_PP, GROUP_CP, GROUP_DP_CP, GROUP_WORLD } ps_group_kind;
 
+/* A distinct kernel call: op, shape and dtype.  Kernel tasks name theirs by
+ * index (task.u.kernel.call) into graph->calls, so a step of millions of
+ * kernel tasks stores each distinct call once (a 1T-model step has a few
+ * dozen) and a backend prices or prepares each once. */
+struct ps_kcall {
+	struct ps_shape shape;
+	ps_op op;
+	uint8_t dtype;          /* ps_dtype */
+};
+
+/* 64 bytes: a folded 1T-model step holds millions of these. */
 struct ps_task {
 	uint32_t id;            /* index in graph->tasks */
 	uint32_t rank;          /* representative rank index (0..nranks-1) */
@@ -45,19 +56,20 @@ struct ps_task {
 	int16_t chunk;          /* virtual pipeline chunk, -1 none */
 	uint32_t dep_first;     /* deps are graph->deps[dep_first .. dep_first+ndeps) */
 	uint32_t ndeps;
-	union {
-		struct { ps_op op; struct ps_shape shape; uint8_t dtype; } kernel;
-		struct { ps_coll_op op; ps_group_kind group; int group_size; double bytes; uint8_t algo; } coll;
-		struct { int peer; double bytes; uint32_t tag; } p2p;   /* peer: representative rank */
-		struct { double delta_bytes; } mem;                     /* + allocate, - free */
-	} u;
-	double flops;           /* model FLOPs of this task (kernels), for MFU accounting */
 	uint32_t match;         /* send<->recv: id of the matching task (UINT32_MAX none).
 				 * TASK_COLL: the id of the first (lowest-id) task of the same
 				 * collective instance among all representatives taking part; equal
 				 * in every participant, its own id when it is the only one (all the
 				 * group's members folded into this representative).  A collective
 				 * starts when every task sharing its match is ready. */
+	union {
+		/* call: index in graph->calls (graph_kcall); op and dtype repeat it */
+		struct { ps_op op; uint32_t call; uint8_t dtype; } kernel;
+		struct { ps_coll_op op; ps_group_kind group; int group_size; uint8_t algo; double bytes; } coll;
+		struct { int peer; uint32_t tag; double bytes; } p2p;   /* peer: representative rank */
+		struct { double delta_bytes; } mem;                     /* + allocate, - free */
+	} u;
+	double flops;           /* model FLOPs of this task (kernels), for MFU accounting */
 };
 
 /* Rank layout (Megatron order tp-cp-dp-pp, tp fastest):
@@ -83,12 +95,28 @@ struct ps_graph {
 	struct ps_rank_info *ranks;     /* (nranks) */
 	int folded;                     /* 1 if identical ranks were folded */
 	int num_microbatches;           /* per DP rank per step */
+	uint32_t ncalls, cap_calls;
+	struct ps_kcall *calls;         /* distinct kernel calls (graph_kcall) */
+	uint32_t *call_slot;            /* (2 cap_calls) hash of calls: index + 1, 0 empty */
 };
 
 struct ps_graph *graph_alloc(void);
 void graph_free(struct ps_graph *g);
-/* Append a task (copied); returns its id.  deps: ids already in the graph. */
+/* Append a task (copied); returns its id.  deps: ids already in the graph.
+ * A kernel task's u.kernel.call must name a call of g whose op and dtype
+ * equal the task's (UINT32_MAX returned otherwise). */
 uint32_t graph_add(struct ps_graph *g, const struct ps_task *t, const uint32_t *deps, uint32_t ndeps);
+
+/* Index of the kernel call (op, shape, dtype) in g->calls, added when new;
+ * UINT32_MAX when out of memory.  Equal calls get equal indices (every
+ * field of the shape compared). */
+uint32_t graph_kcall(struct ps_graph *g, ps_op op, const struct ps_shape *shape, int dtype);
+
+/* The call of kernel task t. */
+static inline const struct ps_kcall *graph_task_kcall(const struct ps_graph *g, const struct ps_task *t)
+{
+	return &g->calls[t->u.kernel.call];
+}
 
 /* Build the step graph of sc.  fold: 1 to fold identical ranks where the
  * scenario allows it, 0 to build every rank. */

@@ -451,7 +451,7 @@ static ps_status price_units(const struct ps_scenario *sc, const struct ps_costm
 		}
 		struct unit_times *x = &ut[u][dir];
 		if (t->kind == TASK_KERNEL) {
-			double s = costmodel_kernel_s(cm, t->u.kernel.op, &t->u.kernel.shape, (ps_dtype)t->u.kernel.dtype);
+			double s = costmodel_kernel_s(cm, t->u.kernel.op, &graph_task_kcall(g, t)->shape, (ps_dtype)t->u.kernel.dtype);
 			if (!(s >= 0))
 				s = 0;
 			if (t->phase == PHASE_RECOMPUTE)

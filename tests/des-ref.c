@@ -385,7 +385,7 @@ static double kernel_seconds(struct des *d, const struct ps_task *t)
 	if (!d->cm)
 		return t->flops / 1e12;
 	int op = (int)t->u.kernel.op, dt = t->u.kernel.dtype;
-	const struct ps_shape *s = &t->u.kernel.shape;
+	const struct ps_shape *s = &d->g->calls[t->u.kernel.call].shape;
 	uint64_t h = shape_hash(op, dt, s);
 	for (int k = 0; k < KPROBES; k++) {
 		uint16_t *slot = &d->kslot[(h + (uint64_t)k) & (KSLOTS - 1)];

@@ -272,8 +272,9 @@ static void rg_build(struct rg *f, uint64_t seed, int setting)
 			uint32_t us = rnd(&x, 6) ? 1 + rnd(&x, 5) : 0;
 			t.flops = rnd(&x, 8) ? us * 1e6 : us * 1e6 + 333.0;
 			t.u.kernel.op = rg_ops[rnd(&x, sizeof rg_ops / sizeof *rg_ops)];
-			t.u.kernel.shape = rg_shapes[rnd(&x, sizeof rg_shapes / sizeof *rg_shapes)];
+			const struct ps_shape *sh = &rg_shapes[rnd(&x, sizeof rg_shapes / sizeof *rg_shapes)];
 			t.u.kernel.dtype = (uint8_t)(rnd(&x, 4) ? DTYPE_BF16 : DTYPE_FP32);
+			t.u.kernel.call = graph_kcall(g, t.u.kernel.op, sh, t.u.kernel.dtype);
 			id = graph_add(g, &t, deps, nd);
 		} else if (what < 11) { /* memory event */
 			struct ps_task t = rg_task(rank, stream, TASK_MEM, &x);

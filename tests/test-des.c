@@ -82,6 +82,9 @@ static uint32_t add_kernel(struct ps_graph *g, int rank, int stream, double us, 
 	t.phase = PHASE_FWD;
 	t.layer = t.microbatch = t.chunk = -1;
 	t.u.kernel.op = OP_MATMUL_FWD;
+	struct ps_shape none;
+	memset(&none, 0, sizeof none);
+	t.u.kernel.call = graph_kcall(g, OP_MATMUL_FWD, &none, 0);
 	t.flops = us * 1e6; /* flops / 1e12 s = us microseconds */
 	t.match = NONE;
 	uint32_t id = graph_add(g, &t, deps, nd);
@@ -581,7 +584,7 @@ static void test_costmodel(void **state)
 	for (int rep = 0; rep < 3; rep++)
 		for (int i = 0; i < 3; i++) {
 			uint32_t id = add_kernel(f.g, 0, STREAM_COMPUTE, 1, NULL, 0);
-			f.g->tasks[id].u.kernel.shape = sh[i];
+			f.g->tasks[id].u.kernel.call = graph_kcall(f.g, OP_MATMUL_FWD, &sh[i], DTYPE_BF16);
 			f.g->tasks[id].u.kernel.dtype = DTYPE_BF16;
 			double s = costmodel_kernel_s(cm, OP_MATMUL_FWD, &sh[i], DTYPE_BF16);
 			assert_true(s > 0);
@@ -615,6 +618,14 @@ static void test_errors(void **state)
 	uint32_t k = add_kernel(f.g, 1, STREAM_COMPUTE, 1, NULL, 0);
 	f.g->tasks[s0].match = k;
 	assert_int_equal(des_run(f.g, NULL, f.net, NET_FLOW, 0, &r), PS_ERR_INVALID);
+	fx_fini(&f);
+
+	/* A kernel task whose call is not in the graph (edited after graph_add). */
+	fx_init(&f, 1, 1, 1, 1, 1, 0);
+	k = add_kernel(f.g, 0, STREAM_COMPUTE, 1, NULL, 0);
+	f.g->tasks[k].u.kernel.call = f.g->ncalls;
+	assert_int_equal(des_run(f.g, NULL, f.net, NET_FLOW, 0, &r), PS_ERR_INVALID);
+	assert_non_null(strstr(ps_error_message(), "kernel call 1 is not in the graph"));
 	fx_fini(&f);
 
 	/* Ranks of one TP group with different numbers of collectives. */

@@ -254,6 +254,71 @@ static void test_interleaved(void **state)
 	event_queue_fini(&q);
 }
 
+/* The tournament tree over ids against a naive scan: pops must come in
+ * (time, push order) order through every path of the tree — a popped id
+ * pushed again at once, a push of another id while a pop is pending (the
+ * two-leaf replay, for siblings, cousins and far leaves), several pushes
+ * between pops, and ties. */
+static void test_tree_against_scan(void **state)
+{
+	(void)state;
+	for (uint32_t cap = 1; cap <= 300; cap = cap < 8 ? cap + 1 : cap * 3) {
+		rng_state = 1000 + cap;
+		struct ps_event_tree t;
+		assert_int_equal(event_tree_init(&t, cap), PS_OK);
+		int64_t *qt = malloc(cap * sizeof *qt);
+		uint64_t *qs = malloc(cap * sizeof *qs);
+		int *in = calloc(cap, sizeof *in);
+		assert_true(qt && qs && in);
+		uint64_t seq = 0;
+		int64_t now = 0;
+		uint32_t n = 0, last = UINT32_MAX;
+		for (int step = 0; step < 20000; step++) {
+			uint32_t r = rng() % 8;
+			if (n && r < 3) { /* pop, checked against the scan */
+				uint32_t best = UINT32_MAX;
+				for (uint32_t i = 0; i < cap; i++)
+					if (in[i] && (best == UINT32_MAX || qt[i] < qt[best] ||
+						      (qt[i] == qt[best] && qs[i] < qs[best])))
+						best = i;
+				int64_t tm = -1;
+				uint32_t id = event_tree_pop(&t, &tm);
+				assert_int_equal(id, best);
+				assert_true(tm == qt[best]);
+				in[id] = 0;
+				n--;
+				now = tm;
+				last = id;
+				continue;
+			}
+			/* push: the id just popped, a neighbour of it, or any free id */
+			uint32_t id;
+			if (r == 3 && last != UINT32_MAX && !in[last])
+				id = last;
+			else if (r == 4 && last != UINT32_MAX && (last ^ (step % 3 + 1)) < cap &&
+				 !in[last ^ (step % 3 + 1)])
+				id = last ^ (step % 3 + 1); /* same group of the tree as the popped id */
+			else {
+				id = rng() % cap;
+				for (uint32_t k = 0; k < cap && in[id]; k++)
+					id = (id + 1) % cap;
+				if (in[id])
+					continue;
+			}
+			qt[id] = now + (rng() % 4 ? (int64_t)(rng() % 5) : 0); /* many ties */
+			qs[id] = seq++;
+			in[id] = 1;
+			n++;
+			event_tree_push(&t, id, qt[id]);
+			assert_int_equal(event_tree_size(&t), n);
+		}
+		free(qt);
+		free(qs);
+		free(in);
+		event_tree_fini(&t);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -262,6 +327,7 @@ int main(void)
 	    cmocka_unit_test(test_remove),
 	    cmocka_unit_test(test_interleaved),
 	    cmocka_unit_test(test_reschedule_equals_remove_push),
+	    cmocka_unit_test(test_tree_against_scan),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -347,7 +347,7 @@ static void test_megatron_layout_counts(void **state)
 	/* norms run on the sequence shard */
 	for (uint32_t i = 0; i < g->ntasks; i++)
 		if (g->tasks[i].kind == TASK_KERNEL && g->tasks[i].u.kernel.op == OP_NORM_FWD)
-			assert_int_equal(g->tasks[i].u.kernel.shape.M, 32 / 4);
+			assert_int_equal(graph_task_kcall(g, &g->tasks[i])->shape.M, 32 / 4);
 	graph_free(g);
 	/* parallel block: one all-reduce per block */
 	sc.strategy.sequence_parallel = false;
@@ -486,7 +486,8 @@ static void test_data_parallel_reduction(void **state)
 	graph_free(g);
 }
 
-static int same_task(const struct ps_task *a, const struct ps_task *b)
+static int same_task(const struct ps_graph *ga, const struct ps_task *a, const struct ps_graph *gb,
+		     const struct ps_task *b)
 {
 	if (a->stream != b->stream || a->kind != b->kind || a->phase != b->phase || a->comm != b->comm ||
 	    a->layer != b->layer || a->microbatch != b->microbatch || a->chunk != b->chunk || a->ndeps != b->ndeps ||
@@ -494,7 +495,7 @@ static int same_task(const struct ps_task *a, const struct ps_task *b)
 		return 0;
 	if (a->kind == TASK_KERNEL)
 	{
-		const struct ps_shape *x = &a->u.kernel.shape, *y = &b->u.kernel.shape;
+		const struct ps_shape *x = &graph_task_kcall(ga, a)->shape, *y = &graph_task_kcall(gb, b)->shape;
 		return a->u.kernel.op == b->u.kernel.op && x->M == y->M && x->N == y->N && x->K == y->K && x->B == y->B &&
 		       x->T == y->T && x->C == y->C && x->NH == y->NH && x->KVH == y->KVH && x->HS == y->HS &&
 		       x->V == y->V && x->n == y->n && x->variant == y->variant;
@@ -531,11 +532,11 @@ static void test_fold_equals_unfold_structure(void **state)
 				j++;
 			if (i == f->ntasks || j == u->ntasks)
 				break;
-			if (!same_task(&f->tasks[i], &u->tasks[j]))
+			if (!same_task(f, &f->tasks[i], u, &u->tasks[j]))
 				print_error("rank %d: folded task %u (%s ndeps %u) != unfolded %u (%s ndeps %u)\n", r, i,
 					    graph_task_name(&f->tasks[i]), f->tasks[i].ndeps, j, graph_task_name(&u->tasks[j]),
 					    u->tasks[j].ndeps);
-			assert_true(same_task(&f->tasks[i], &u->tasks[j]));
+			assert_true(same_task(f, &f->tasks[i], u, &u->tasks[j]));
 			i++;
 			j++;
 		}
@@ -669,10 +670,103 @@ static void test_zero3_prefetch_order(void **state)
 	}
 }
 
+/* graph_kcall interns (op, shape, dtype): equal calls share an index, any
+ * differing field gives a new one, and indices survive the table's growth;
+ * graph_add refuses a kernel task whose call is missing or disagrees. */
+static void test_kcall_interning(void **state)
+{
+	(void)state;
+	struct ps_graph *g = graph_alloc();
+	assert_non_null(g);
+	struct ps_shape s;
+	memset(&s, 0, sizeof s);
+	s.M = 64, s.N = 128, s.K = 32;
+	uint32_t a = graph_kcall(g, OP_MATMUL_FWD, &s, DTYPE_BF16);
+	assert_int_equal(a, 0);
+	assert_int_equal(graph_kcall(g, OP_MATMUL_FWD, &s, DTYPE_BF16), a);
+	assert_int_not_equal(graph_kcall(g, OP_MATMUL_BWD, &s, DTYPE_BF16), a);
+	assert_int_not_equal(graph_kcall(g, OP_MATMUL_FWD, &s, DTYPE_FP32), a);
+	/* every shape field tells calls apart */
+	int64_t *fld[] = {&s.M, &s.N, &s.K, &s.B, &s.T, &s.C, &s.NH, &s.KVH, &s.HS, &s.V, &s.n};
+	for (size_t i = 0; i < sizeof fld / sizeof *fld; i++) {
+		struct ps_shape t = s;
+		*(int64_t *)((char *)&t + ((char *)fld[i] - (char *)&s)) += 1;
+		uint32_t c = graph_kcall(g, OP_MATMUL_FWD, &t, DTYPE_BF16);
+		assert_true(c != a && c < g->ncalls);
+		assert_int_equal(g->calls[c].shape.M, t.M);
+		assert_int_equal(graph_kcall(g, OP_MATMUL_FWD, &t, DTYPE_BF16), c);
+	}
+	struct ps_shape v = s;
+	v.variant = 1;
+	assert_int_not_equal(graph_kcall(g, OP_MATMUL_FWD, &v, DTYPE_BF16), a);
+	/* many distinct calls: the table grows and keeps every index */
+	uint32_t first = g->ncalls;
+	for (int i = 0; i < 5000; i++) {
+		struct ps_shape t = s;
+		t.n = 1000 + i;
+		assert_int_equal(graph_kcall(g, OP_ADAMW, &t, DTYPE_FP32), first + (uint32_t)i);
+	}
+	for (int i = 0; i < 5000; i += 7) {
+		struct ps_shape t = s;
+		t.n = 1000 + i;
+		assert_int_equal(graph_kcall(g, OP_ADAMW, &t, DTYPE_FP32), first + (uint32_t)i);
+		assert_int_equal(g->calls[first + (uint32_t)i].shape.n, 1000 + i);
+	}
+	assert_int_equal(graph_kcall(g, OP_MATMUL_FWD, &s, DTYPE_BF16), a);
+	assert_int_equal(graph_kcall(g, OP_MATMUL_FWD, &s, -1), UINT32_MAX);
+	/* graph_add checks a kernel task's call */
+	struct ps_task t;
+	memset(&t, 0, sizeof t);
+	t.kind = TASK_KERNEL;
+	t.u.kernel.op = OP_MATMUL_FWD;
+	t.u.kernel.dtype = DTYPE_BF16;
+	t.u.kernel.call = a;
+	assert_int_equal(graph_add(g, &t, NULL, 0), 0);
+	t.u.kernel.call = g->ncalls;
+	assert_int_equal(graph_add(g, &t, NULL, 0), UINT32_MAX);
+	t.u.kernel.call = a;
+	t.u.kernel.op = OP_MATMUL_BWD;
+	assert_int_equal(graph_add(g, &t, NULL, 0), UINT32_MAX);
+	t.u.kernel.op = OP_MATMUL_FWD;
+	t.u.kernel.dtype = DTYPE_FP32;
+	assert_int_equal(graph_add(g, &t, NULL, 0), UINT32_MAX);
+	assert_int_equal(g->ntasks, 1);
+	graph_free(g);
+}
+
+/* A built step stores each distinct kernel call once, and every kernel
+ * task's call repeats its op and dtype. */
+static void test_kcall_built(void **state)
+{
+	(void)state;
+	struct ps_scenario sc;
+	small(&sc, 2, 2, 2, 1, 8);
+	struct ps_graph *g = build(&sc, 1);
+	uint32_t nk = 0;
+	for (uint32_t i = 0; i < g->ntasks; i++) {
+		const struct ps_task *t = &g->tasks[i];
+		if (t->kind != TASK_KERNEL)
+			continue;
+		nk++;
+		assert_true(t->u.kernel.call < g->ncalls);
+		assert_int_equal(graph_task_kcall(g, t)->op, t->u.kernel.op);
+		assert_int_equal(graph_task_kcall(g, t)->dtype, t->u.kernel.dtype);
+	}
+	assert_true(g->ncalls > 0 && g->ncalls < nk);
+	for (uint32_t c = 0; c < g->ncalls; c++)
+		for (uint32_t e = c + 1; e < g->ncalls; e++)
+			assert_true(g->calls[c].op != g->calls[e].op || g->calls[c].dtype != g->calls[e].dtype ||
+				    memcmp(&g->calls[c].shape, &g->calls[e].shape,
+					   offsetof(struct ps_shape, variant) + sizeof(int)) != 0);
+	graph_free(g);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_flops_sum_matches_closed_form),
+		cmocka_unit_test(test_kcall_interning),
+		cmocka_unit_test(test_kcall_built),
 		cmocka_unit_test(test_megatron_layout_counts),
 		cmocka_unit_test(test_compute_follows_schedule),
 		cmocka_unit_test(test_data_parallel_reduction),
