@@ -500,36 +500,64 @@ static uint32_t rv_new(struct des *d, uint32_t m)
 	return rv;
 }
 
+/* Followers of explicitly matched collectives, in task order: each entry
+ * (leader << 32 | follower). */
+struct follow_list {
+	uint64_t *v;
+	size_t n, cap;
+};
+
+static int follow_add(struct follow_list *f, uint32_t leader, uint32_t follower)
+{
+	if (f->n == f->cap) {
+		size_t cap = f->cap ? 2 * f->cap : 256;
+		uint64_t *v = realloc(f->v, cap * sizeof *v);
+		if (!v)
+			return -1;
+		f->v = v;
+		f->cap = cap;
+	}
+	f->v[f->n++] = (uint64_t)leader << 32 | follower;
+	return 0;
+}
+
+static int u64_cmp(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+	return x < y ? -1 : x > y;
+}
+
 /* Explicit matching: collectives whose task.match names the same leader
  * (the lowest id of the instance, the graph builder's contract) are one
  * collective.  On entry dt[i].aux holds the leader for followers (NONE32
- * for leaders) and nfollow[leader] the number of followers; on exit aux is
- * the rendezvous id (NONE32 for a collective alone in the graph).  Only
- * called when some collective has followers (unfolded graphs). */
-static ps_status rendezvous_explicit(struct des *d, const uint32_t *nfollow)
+ * for leaders) and fl lists the followers; on exit aux is the rendezvous
+ * id (NONE32 for a collective alone in the graph).  Rendezvous ids go to
+ * leaders in task order, and each lists its leader, then its followers in
+ * task order.  Only called when some collective has followers. */
+static ps_status rendezvous_explicit(struct des *d, struct follow_list *fl)
 {
-	uint32_t n = d->g->ntasks;
-	for (uint32_t i = 0; i < n; i++) {
-		struct dtask *x = &d->dt[i];
-		if (x->kind != TASK_COLL)
-			continue;
-		if (nfollow[i] > 0) { /* a leader */
-			uint32_t rv = rv_new(d, nfollow[i] + 1);
-			if (rv == NONE32)
-				return PS_ERROR(PS_ERR_NOMEM, "simulate: out of memory");
-			x->aux = rv;
-			d->rv_tasks[d->rv_first[rv]] = i;
-			d->rv_n[rv] = 1; /* filled so far; grows back to the full count below */
-		} else if (x->aux !=
-			   NONE32) { /* a follower (unmatched collectives are NONE32 until inferred) */
-			uint32_t leader = x->aux;
-			if (leader > i)
-				return PS_ERROR(PS_ERR_INVALID,
-						"simulate: task %u: its collective leader %u comes after it",
-						i, leader);
-			uint32_t rv = d->dt[leader].aux;
-			x->aux = rv;
-			d->rv_tasks[d->rv_first[rv] + d->rv_n[rv]++] = i;
+	for (size_t k = 0; k < fl->n; k++) {
+		uint32_t leader = (uint32_t)(fl->v[k] >> 32), i = (uint32_t)fl->v[k];
+		if (leader > i)
+			return PS_ERROR(PS_ERR_INVALID, "simulate: task %u: its collective leader %u comes after it",
+					i, leader);
+	}
+	qsort(fl->v, fl->n, sizeof *fl->v, u64_cmp);
+	for (size_t k = 0; k < fl->n;) {
+		uint32_t leader = (uint32_t)(fl->v[k] >> 32);
+		size_t e = k;
+		while (e < fl->n && (uint32_t)(fl->v[e] >> 32) == leader)
+			e++;
+		uint32_t rv = rv_new(d, (uint32_t)(e - k) + 1);
+		if (rv == NONE32)
+			return PS_ERROR(PS_ERR_NOMEM, "simulate: out of memory");
+		uint32_t *m = &d->rv_tasks[d->rv_first[rv]];
+		*m++ = leader;
+		d->dt[leader].aux = rv;
+		for (; k < e; k++) {
+			uint32_t i = (uint32_t)fl->v[k];
+			*m++ = i;
+			d->dt[i].aux = rv;
 		}
 	}
 	return PS_OK;
@@ -728,7 +756,7 @@ static ps_status p2p_pair(struct des *d, uint32_t i, uint32_t m)
 
 /* Check one task and extract its record; counts its stream link and the
  * dependents of its dependencies (in cnt). */
-static ps_status task_extract(struct des *d, uint32_t i, uint32_t *cnt, uint32_t *stail, uint32_t **nfollow)
+static ps_status task_extract(struct des *d, uint32_t i, uint32_t *cnt, uint32_t *stail, struct follow_list *fl)
 {
 	const struct ps_graph *g = d->g;
 	const struct ps_task *t = &g->tasks[i];
@@ -785,9 +813,8 @@ static ps_status task_extract(struct des *d, uint32_t i, uint32_t *cnt, uint32_t
 				    "simulate: task %u: collective match %u is not the same collective on "
 				    "another rank",
 				    i, t->match);
-			if (!*nfollow && !(*nfollow = calloc((size_t)g->ntasks, sizeof **nfollow)))
+			if (follow_add(fl, t->match, i) != 0)
 				return PS_ERROR(PS_ERR_NOMEM, "simulate: out of memory");
-			(*nfollow)[t->match]++;
 			x->aux = t->match; /* the leader, until rendezvous_explicit */
 		}
 		double sec = coll_seconds(d, i, t);
@@ -912,23 +939,63 @@ static ps_status des_init(struct des *d)
 		goto out;
 
 	/* Pass 1: check, extract, price, count dependents and link streams. */
-	uint32_t *nfollow = NULL;
+	struct follow_list fl = {NULL, 0, 0};
 	int contiguous = 1; /* task i's deps follow task i-1's in g->deps (graph_add order) */
 	uint64_t next_dep = 0;
+	/* Kernels (most tasks) on a fast path with everything in locals; any
+	 * other task, or a kernel that fails a check, goes through
+	 * task_extract, which reports the error. */
+	const struct ps_task *restrict tasks = g->tasks;
+	const uint32_t *restrict deps = g->deps;
+	struct dtask *restrict dt = d->dt;
+	uint32_t *restrict sh = stail;
+	const uint32_t nranks = (uint32_t)g->nranks, ncalls = g->ncalls;
+	const uint64_t ndeps_all = g->ndeps;
+	const double *restrict call_s = d->call_s;
 	for (uint32_t i = 0; i < n && rc == PS_OK; i++) {
-		const struct ps_task *t = &g->tasks[i];
+		const struct ps_task *t = &tasks[i];
 		if (t->dep_first != next_dep)
 			contiguous = 0;
-		next_dep = (uint64_t)t->dep_first + t->ndeps;
-		rc = task_extract(d, i, cnt, stail, &nfollow);
+		uint32_t nd = t->ndeps;
+		next_dep = (uint64_t)t->dep_first + nd;
+		if (t->kind != TASK_KERNEL || t->rank >= nranks || t->stream >= STREAM_COUNT_ ||
+		    next_dep > ndeps_all || t->u.kernel.call >= ncalls) {
+			rc = task_extract(d, i, cnt, stail, &fl);
+			continue;
+		}
+		const uint32_t *dp = deps + t->dep_first;
+		uint32_t k = 0;
+		for (; k < nd && dp[k] < n && dp[k] != i; k++)
+			cnt[dp[k]]++;
+		double sec = (call_s ? call_s[t->u.kernel.call] : t->flops / 1e12) * d->ranks[t->rank].slow;
+		if (k < nd || !(sec >= 0) || !isfinite(sec)) {
+			rc = task_extract(d, i, cnt, stail, &fl);
+			continue;
+		}
+		uint32_t s = t->rank * STREAM_COUNT_ + t->stream;
+		if (sh[s] == NONE32)
+			d->streams[s].head = i;
+		else
+			dt[sh[s]].next = i;
+		sh[s] = i;
+		struct dtask *x = &dt[i];
+		x->p.base_s = sec;
+		x->next = NONE32;
+		x->deps_left = nd;
+		x->stream = s;
+		x->aux = NONE32;
+		x->kind = TASK_KERNEL;
+		x->comm = t->comm < COMM_KIND_COUNT_ ? t->comm : COMM_NONE;
+		x->phase = t->phase;
+		x->state = TS_PENDING;
 	}
 	if (next_dep != g->ndeps)
 		contiguous = 0;
 	if (rc == PS_OK && d->p2p_open)
 		rc = p2p_unpaired(d);
-	if (rc == PS_OK && nfollow)
-		rc = rendezvous_explicit(d, nfollow);
-	free(nfollow);
+	if (rc == PS_OK && fl.n)
+		rc = rendezvous_explicit(d, &fl);
+	free(fl.v);
 	if (rc == PS_OK && d->ninfer)
 		rc = rendezvous_infer(d);
 	if (rc == PS_OK && d->nrv && !(d->rv_arrived = calloc(d->nrv, sizeof *d->rv_arrived)))

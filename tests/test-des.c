@@ -620,6 +620,21 @@ static void test_errors(void **state)
 	assert_int_equal(des_run(f.g, NULL, f.net, NET_FLOW, 0, &r), PS_ERR_INVALID);
 	fx_fini(&f);
 
+	/* A collective that names as its leader a task after it. */
+	fx_init(&f, 2, 2, 1, 1, 2, 0);
+	f.g->ranks[1].tp_rank = 1;
+	uint32_t fol = add_coll(f.g, 1, STREAM_TP, COMM_TP, GROUP_TP, 2, 1e3, NONE, NULL, 0);
+	uint32_t lead = add_coll(f.g, 0, STREAM_TP, COMM_TP, GROUP_TP, 2, 1e3, 0xFFFFFFFEu, NULL, 0);
+	f.g->tasks[fol].match = lead;
+	assert_int_equal(des_run(f.g, NULL, f.net, NET_FLOW, 0, &r), PS_ERR_INVALID);
+	assert_non_null(strstr(ps_error_message(), "task 0: its collective leader 1 comes after it"));
+	/* in the right order the same pair runs */
+	f.g->tasks[fol].match = NONE;
+	f.g->tasks[lead].match = NONE;
+	assert_int_equal(des_run(f.g, NULL, f.net, NET_FLOW, 0, &r), PS_OK);
+	des_result_fini(&r);
+	fx_fini(&f);
+
 	/* A kernel task whose call is not in the graph (edited after graph_add). */
 	fx_init(&f, 1, 1, 1, 1, 1, 0);
 	k = add_kernel(f.g, 0, STREAM_COMPUTE, 1, NULL, 0);
