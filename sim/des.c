@@ -26,7 +26,11 @@
  *    together, so a collective alone in the graph starts at once.
  *  - Send/recv (matched by task.match): rendezvous of the pair; the
  *    transfer starts when both are ready and both finish together after
- *    net_p2p_time.  An unmatched send or recv transfers alone to/from
+ *    net_p2p_time.
+ *  - The other way round: a transfer takes (1 + device.comm_overlap_slowdown)
+ *    times its price when, at the moment it starts, a kernel runs on its
+ *    rank — for a collective or a send/recv pair, on any rank taking part,
+ *    so the parts of one transfer still finish together.  An unmatched send or recv transfers alone to/from
  *    task.u.p2p.peer.  net == NULL makes all communication free.  A graph
  *    that cannot finish (e.g. two ranks that both send first on in-order
  *    streams) is reported as a deadlock, naming the first task that never
@@ -134,6 +138,7 @@ struct des {
 	struct ps_net *net;
 	ps_net_tier tier;
 	double overlap_mul[2]; /* kernel time factor without / with a transfer in flight */
+	double comm_mul;       /* transfer time factor when compute overlaps its start; 1 none */
 	ps_coll_algo default_algo;
 	int nstreams;
 	struct des_stream *streams; /* (nranks * STREAM_COUNT_) */
@@ -341,14 +346,39 @@ static inline void schedule_end(struct des *d, uint32_t tid, uint32_t stream, in
 	event_tree_push(&d->q, stream, d->now + dur_ps);
 }
 
-static inline void transfer_start(struct des *d, uint32_t tid)
+/* Duration of a transfer of price dur_ps that starts now; slow: a kernel
+ * runs on a rank taking part. */
+static int64_t transfer_ps(struct des *d, uint32_t tid, int64_t dur_ps, int slow)
 {
-	struct dtask *x = &d->dt[tid];
+	double ps = (double)dur_ps * d->comm_mul;
+	if (!(ps <= MAX_PS_S * 1e12)) {
+		fail(d, PS_ERROR(PS_ERR_INVALID, "simulate: task %u: transfer time %g s is invalid", tid, ps * 1e-12));
+		return 0;
+	}
+	return slow ? (int64_t)(ps + 0.5) : dur_ps;
+}
+
+/* Rank accounting of a transfer that starts now. */
+static inline void transfer_open(struct des *d, const struct dtask *x)
+{
 	struct des_rank *r = &d->ranks[task_rank(x)];
 	rank_advance(r, d->now);
 	if (r->ncomm[x->comm]++ == 0)
 		r->comm_mask |= 1u << x->comm;
-	schedule_end(d, tid, x->stream, x->p.dur_ps);
+}
+
+/* Start transfer tid now for dur_ps. */
+static inline void transfer_start(struct des *d, uint32_t tid, int64_t dur_ps)
+{
+	struct dtask *x = &d->dt[tid];
+	transfer_open(d, x);
+	schedule_end(d, tid, x->stream, dur_ps);
+}
+
+/* A kernel runs on the rank of task x now (only asked when comm_mul > 1). */
+static inline int computing(const struct des *d, const struct dtask *x)
+{
+	return d->comm_mul > 1 && d->ranks[task_rank(x)].ncompute > 0;
 }
 
 static inline void task_begin(struct des *d, struct des_stream *s, uint32_t tid)
@@ -383,34 +413,39 @@ static inline void task_begin(struct des *d, struct des_stream *s, uint32_t tid)
 	case TASK_COLL: {
 		uint32_t rv = x->aux;
 		if (rv == NONE32) {
-			transfer_start(d, tid);
+			transfer_start(d, tid, d->comm_mul > 1 ? transfer_ps(d, tid, x->p.dur_ps, computing(d, x)) : x->p.dur_ps);
 			break;
 		}
 		x->state = TS_WAITING;
 		if (++d->rv_arrived[rv] < d->rv_n[rv])
 			break;
 		const uint32_t *m = &d->rv_tasks[d->rv_first[rv]];
-		for (uint32_t i = 0; i < d->rv_n[rv]; i++)
-			transfer_start(d, m[i]);
+		int slow = 0;
+		for (uint32_t i = 0; i < d->rv_n[rv] && d->comm_mul > 1; i++)
+			slow |= computing(d, &d->dt[m[i]]);
+		for (uint32_t i = 0; i < d->rv_n[rv]; i++) {
+			int64_t dur = d->dt[m[i]].p.dur_ps;
+			transfer_start(d, m[i], slow ? transfer_ps(d, m[i], dur, 1) : dur);
+		}
 		break;
 	}
 	case TASK_SEND:
 	case TASK_RECV:
 		if (x->aux == NONE32) {
-			transfer_start(d, tid);
+			transfer_start(d, tid, d->comm_mul > 1 ? transfer_ps(d, tid, x->p.dur_ps, computing(d, x)) : x->p.dur_ps);
 		} else if (d->dt[x->aux].state != TS_WAITING) {
 			x->state = TS_WAITING;
 		} else { /* the partner waits: both start (checked and priced in setup) */
-			transfer_start(d, x->aux);
+			int64_t dur = x->p.dur_ps; /* the pair's, set on both in setup */
+			if (d->comm_mul > 1 && (computing(d, x) || computing(d, &d->dt[x->aux])))
+				dur = transfer_ps(d, tid, dur, 1);
+			transfer_start(d, x->aux, dur);
 			/* Both end at the same time, and would be queued one after
 			 * the other, so no event could come between their ends: the
 			 * partner's end event ends this one too. */
 			struct dtask *y = &d->dt[x->aux];
 			y->state = TS_RUNNING_PAIR;
-			struct des_rank *r = &d->ranks[task_rank(x)];
-			rank_advance(r, d->now);
-			if (r->ncomm[x->comm]++ == 0)
-				r->comm_mask |= 1u << x->comm;
+			transfer_open(d, x);
 			x->state = TS_RUNNING;
 			if (d->trace)
 				d->trace[tid].start_s = (double)d->now * 1e-12;
@@ -1068,6 +1103,11 @@ ps_status des_run(const struct ps_graph *g, const struct ps_costmodel *cm, struc
 	}
 	d.overlap_mul[0] = 1.0;
 	d.overlap_mul[1] = 1.0 + ov;
+	d.comm_mul = 1.0;
+	if (g->sc) {
+		double cv = g->sc->cluster.device.comm_overlap_slowdown;
+		d.comm_mul += cv > 0 && isfinite(cv) ? cv : 0;
+	}
 	ps_status rc = des_init(&d);
 	if (rc != PS_OK)
 		goto out;

@@ -1,12 +1,14 @@
 /* des.h — the discrete-event simulator that plays a step graph.
  *
  * Integer time (picoseconds) so runs are bit-for-bit deterministic; events
- * ordered by (time, sequence number) in an intrusive binary heap (no
- * allocation per event).  Each stream of each rank runs its tasks in order;
- * a task starts when its stream is free and its dependencies are done.
- * Kernel tasks are priced by the cost model (times the rank's slowdown, and
- * the device's overlap_slowdown while a communication task of the same rank
- * runs), collectives and send/recv by the network model.
+ * ordered by (time, sequence number) in a tournament tree over the streams
+ * (no allocation per event).  Each stream of each rank runs its tasks in
+ * order; a task starts when its stream is free and its dependencies are
+ * done.  Kernel tasks are priced by the cost model (times the rank's
+ * slowdown, and the device's overlap_slowdown while a communication task of
+ * the same rank runs), collectives and send/recv by the network model
+ * (times the device's comm_overlap_slowdown when they start while a kernel
+ * runs on a rank taking part).
  *
  * Ownership: des_run fills a caller-owned struct ps_des_result; des_result_fini
  * frees its arrays. */

@@ -77,6 +77,7 @@ const struct sc_field sc_fields_eff[] = {
 	U("memory_half", struct ps_device, mem_half_bytes, UNIT_BYTES, 0),
 	U("launch_overhead", struct ps_device, kernel_launch_s, UNIT_TIME, 0),
 	D("overlap_slowdown", struct ps_device, overlap_slowdown, 0, 10, 0),
+	D("comm_overlap_slowdown", struct ps_device, comm_overlap_slowdown, 0, 10, 0),
 	D("allocator_overhead", struct ps_device, alloc_overhead, 0, 1, F_MAX_OPEN),
 	U("reserved_memory", struct ps_device, reserved_bytes, UNIT_BYTES, 0),
 	END,

@@ -29,7 +29,8 @@
  *   device.kind gpu, power "0W" (unknown), price "$0/h" (unknown)
  *   device.efficiency: matmul_max 0.7, matmul_half "1GFLOP", attention_max 0.5,
  *                      memory_max 0.8, memory_half "1MB", launch_overhead "5us",
- *                      overlap_slowdown 0.1, allocator_overhead 0.05,
+ *                      overlap_slowdown 0.1, comm_overlap_slowdown 0,
+ *                      allocator_overhead 0.05,
  *                      reserved_memory "1GiB"
  *   strategy.dp                   auto: world size / (tp * pp * cp)
  *   strategy.tp 1, pp 1, vpp 1, cp 1, micro_batch 1    (global_batch is required)
@@ -461,7 +462,8 @@ static ps_status load_device(struct sc_ctx *ctx, const struct sc_node *n, const 
 		snprintf(sub, sizeof sub, "%s.efficiency", path);
 		static const char *const eff_keys[] = {"matmul_max", "matmul_half", "attention_max", "memory_max",
 						       "memory_half", "launch_overhead", "overlap_slowdown",
-						       "allocator_overhead", "reserved_memory", NULL};
+						       "comm_overlap_slowdown", "allocator_overhead",
+						       "reserved_memory", NULL};
 		if ((st = expect_map(eff, n, sub, "a mapping of efficiency parameters")))
 			return st;
 		if ((st = check_keys(eff, sub, eff_keys)) || (st = pos_add(ctx, sub, eff)) ||

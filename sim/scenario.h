@@ -74,6 +74,7 @@ struct ps_device {
 	double mem_half_bytes;          /* bytes of a kernel reaching half of mem_eff_max */
 	double kernel_launch_s;         /* fixed cost per kernel launch, seconds */
 	double overlap_slowdown;        /* interference: compute runs 1+x slower while comm overlaps it */
+	double comm_overlap_slowdown;   /* and the other way: comm runs 1+x slower while compute overlaps it */
 	double alloc_overhead;          /* allocator fragmentation, fraction of peak memory (e.g. 0.05) */
 	double reserved_bytes;          /* runtime/context memory not available to tensors */
 };

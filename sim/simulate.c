@@ -397,6 +397,15 @@ struct unit_times {
 
 enum { U_BLOCK = 0, U_EMBED, U_HEAD, U_COUNT };
 
+/* Time factor of communication that overlaps compute (the DES charges it
+ * when a transfer starts while a kernel runs; here, on the overlapped
+ * terms). */
+static double comm_overlap_factor(const struct ps_scenario *sc)
+{
+	double y = sc->cluster.device.comm_overlap_slowdown;
+	return 1.0 + (y > 0 && isfinite(y) ? y : 0);
+}
+
 static double coll_s(const struct ps_graph *g, struct ps_net *net, const struct ps_task *t)
 {
 	struct ps_group_desc gd;
@@ -466,10 +475,11 @@ static ps_status price_units(const struct ps_scenario *sc, const struct ps_costm
 	}
 	graph_free(g);
 	int ovl = sc->strategy.overlap_tp_comm;
+	double cy = comm_overlap_factor(sc);
 	for (int u = 0; u < U_COUNT; u++)
 		for (int d = 0; d < 2; d++) {
 			struct unit_times *x = &ut[u][d];
-			x->comm = ovl ? fmax(0, x->tp_comm - x->gemm) : x->tp_comm;
+			x->comm = ovl ? fmax(0, x->tp_comm * cy - x->gemm) : x->tp_comm;
 		}
 	return PS_OK;
 }
@@ -570,7 +580,7 @@ ps_status simulate_analytic(const struct ps_scenario *sc, const struct ps_costmo
 			double dp_total = (double)m * units * (2 * ag + rs);
 			double window = (double)m * vpp * max_c;
 			if (st->overlap_param_gather)
-				exp_zero = fmax(2.0 * m * vpp * ag, dp_total - window);
+				exp_zero = fmax(2.0 * m * vpp * ag, dp_total * comm_overlap_factor(sc) - window);
 			else
 				exp_zero = (double)m * 2 * units * ag;
 			exp_dp = st->overlap_grad_reduce ? rs : (double)m * units * rs;
@@ -578,7 +588,8 @@ ps_status simulate_analytic(const struct ps_scenario *sc, const struct ps_costmo
 			double per_reduce = nb * t_bucket;
 			double reps = st->zero_stage == 2 ? m : 1;
 			if (st->overlap_grad_reduce)
-				exp_dp = fmax(t_bucket, reps * per_reduce - (st->zero_stage == 2 ? m * vpp * max_c : tb_stage0 / vpp));
+				exp_dp = fmax(t_bucket, reps * per_reduce * comm_overlap_factor(sc) -
+							    (st->zero_stage == 2 ? m * vpp * max_c : tb_stage0 / vpp));
 			else
 				exp_dp = reps * per_reduce;
 			if (sharded) {

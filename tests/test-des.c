@@ -391,6 +391,56 @@ static void test_exposed_comm(void **state)
 	fx_fini(&f);
 }
 
+/* The other way round: a transfer that starts while a kernel runs on its
+ * rank takes (1 + comm_overlap_slowdown) times its price — for a send/recv
+ * pair when either side computes; one that starts as the kernel ends does
+ * not (the kernel's end is handled first).  2-rank ring all-reduce of
+ * 2e4 B at 1 GB/s: 20 us. */
+static void test_comm_overlap(void **state)
+{
+	(void)state;
+	for (int on = 0; on <= 1; on++) {
+		struct fx f;
+		fx_init(&f, 2, 2, 1, 1, 1, 0);
+		f.sc.cluster.device.comm_overlap_slowdown = on ? 0.25 : 0;
+		f.g->ranks[0].multiplicity = 2;
+		uint32_t a = add_kernel(f.g, 0, STREAM_COMPUTE, 10, NULL, 0);
+		uint32_t x = add_coll(f.g, 0, STREAM_TP, COMM_TP, GROUP_TP, 2, 2e4, NONE, NULL, 0);
+		uint32_t y = add_coll(f.g, 0, STREAM_DP, COMM_DP, GROUP_TP, 2, 2e4, NONE, &a, 1);
+		uint32_t b = add_kernel(f.g, 0, STREAM_COMPUTE, 10, &x, 1);
+		uint32_t c = add_coll(f.g, 0, STREAM_TP, COMM_TP, GROUP_TP, 2, 2e4, NONE, NULL, 0);
+		struct ps_des_result r = run(&f, 1);
+		double k = on ? 1.25 : 1.0;
+		assert_time(r.trace[a].end_s, 10);
+		assert_time(r.trace[x].end_s, 20 * k);	       /* began with kernel a running */
+		assert_time(r.trace[y].start_s, 10);
+		assert_time(r.trace[y].end_s, 30);	       /* began as a ended: no kernel */
+		assert_time(r.trace[b].end_s, 20 * k + 10);
+		assert_time(r.trace[c].end_s, 20 * k + 20 * k); /* began with b running */
+		assert_time(r.ranks[0].comm_s[COMM_TP], 40 * k);
+		assert_time(r.ranks[0].comm_s[COMM_DP], 20);
+		assert_time(r.step_time_s, 40 * k);
+		des_result_fini(&r);
+		fx_fini(&f);
+
+		/* send/recv of 1e4 B (10 us): the sender computes, the receiver not */
+		fx_init(&f, 2, 1, 1, 2, 2, 0);
+		f.sc.cluster.device.comm_overlap_slowdown = on ? 0.25 : 0;
+		f.g->ranks[1].pp_stage = 1;
+		uint32_t kk = add_kernel(f.g, 0, STREAM_COMPUTE, 30, NULL, 0);
+		uint32_t s0 = add_p2p(f.g, 0, TASK_SEND, 1, 1e4, NULL, 0);
+		uint32_t r1 = add_p2p(f.g, 1, TASK_RECV, 0, 1e4, NULL, 0);
+		pair(f.g, s0, r1);
+		r = run(&f, 1);
+		assert_time(r.trace[s0].end_s, 10 * k);
+		assert_time(r.trace[r1].end_s, 10 * k);
+		assert_time(r.ranks[1].end_s, 10 * k);
+		assert_time(r.trace[kk].end_s, 30);
+		des_result_fini(&r);
+		fx_fini(&f);
+	}
+}
+
 /* 1F1B on p stages, m micro-batches, forward tf and backward tb per stage,
  * free communication: the bubble is (p-1)/(m+p-1) of the step on every
  * stage (Narayanan et al. 2021). */
@@ -689,6 +739,7 @@ int main(void)
 	    cmocka_unit_test(test_exposed_comm),    cmocka_unit_test(test_1f1b_bubble),
 	    cmocka_unit_test(test_determinism),	    cmocka_unit_test(test_costmodel),
 	    cmocka_unit_test(test_errors),	    cmocka_unit_test(test_empty),
+	    cmocka_unit_test(test_comm_overlap),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -204,6 +204,24 @@ static void test_metrics_consistent(void **state)
 	simulate_result_fini(&r);
 }
 
+/* Both tiers on sc with the datasheet cost model: the analytic (closed
+ * form) metrics in *a, the simulated (DES, analytic network) in *r. */
+static void both_tiers(const struct ps_scenario *sc, struct ps_sim_metrics *a, struct ps_sim_result *r)
+{
+	struct ps_costmodel *cm;
+	assert_int_equal(costmodel_datasheet_alloc(&sc->cluster.device, &cm), PS_OK);
+	struct ps_net *net;
+	assert_int_equal(net_alloc(&sc->cluster, &net), PS_OK);
+	assert_int_equal(simulate_analytic(sc, cm, net, a), PS_OK);
+	struct ps_sim_opts o;
+	simulate_opts_default(&o);
+	o.tier = NET_ANALYTIC;
+	o.cm = cm;
+	run(sc, &o, r);
+	net_free(net);
+	costmodel_free(cm);
+}
+
 /* The analytic tier against the simulator on layouts where its closed form
  * should hold: stated tolerance 2 % on the step time (observed <= 0.8 %). */
 static void test_analytic_agrees(void **state)
@@ -218,7 +236,6 @@ static void test_analytic_agrees(void **state)
 		{1, 4, 1, 1, 4, 1, 16, 1, 1}, {1, 8, 1, 2, 4, 1, 16, 1, 1}, {1, 4, 1, 1, 4, 1, 16, 2, 1},
 		{1, 4, 1, 1, 4, 1, 32, 1, 0}, {1, 8, 2, 4, 1, 1, 8, 1, 0},
 	};
-	struct ps_costmodel *cm;
 	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
 		struct ps_scenario sc;
 		fx_scenario(&sc, &m, cases[i].nodes, cases[i].dpn, cases[i].dp, cases[i].tp, cases[i].pp, cases[i].mb,
@@ -229,17 +246,9 @@ static void test_analytic_agrees(void **state)
 		sc.cluster.device.overlap_slowdown = 0;
 		if (cases[i].freenet)
 			free_network(&sc.cluster);
-		assert_int_equal(costmodel_datasheet_alloc(&sc.cluster.device, &cm), PS_OK);
-		struct ps_net *net;
-		assert_int_equal(net_alloc(&sc.cluster, &net), PS_OK);
 		struct ps_sim_metrics a;
-		assert_int_equal(simulate_analytic(&sc, cm, net, &a), PS_OK);
-		struct ps_sim_opts o;
-		simulate_opts_default(&o);
-		o.tier = NET_ANALYTIC;
-		o.cm = cm;
 		struct ps_sim_result r;
-		run(&sc, &o, &r);
+		both_tiers(&sc, &a, &r);
 		double err = fabs(a.step_time_s - r.m.step_time_s) / r.m.step_time_s;
 		if (err > 0.02)
 			print_error("case %zu: analytic %.6g s, simulated %.6g s (%.2f %%)\n", i, a.step_time_s,
@@ -248,9 +257,33 @@ static void test_analytic_agrees(void **state)
 		assert_true(a.peak_mem_bytes == r.m.peak_mem_bytes);
 		assert_true(a.model_flops_per_step == r.m.model_flops_per_step);
 		simulate_result_fini(&r);
-		net_free(net);
-		costmodel_free(cm);
 	}
+}
+
+/* comm_overlap_slowdown: communication that starts while compute runs is
+ * slower, in both tiers; with data parallelism overlapped with the
+ * backward pass the step gets longer, never shorter. */
+static void test_comm_overlap_slows(void **state)
+{
+	(void)state;
+	struct ps_model m;
+	fx_gpt(&m, "gpt-1b", 16, 2048, 16, 1024, 51200);
+	double step[2][2]; /* [tier: analytic, DES][y: 0, 1] */
+	for (int on = 0; on <= 1; on++) {
+		struct ps_scenario sc;
+		fx_scenario(&sc, &m, 2, 8, 4, 4, 1, 1, 16);
+		sc.cluster.device.comm_overlap_slowdown = on ? 1.0 : 0;
+		sc.strategy.overlap_grad_reduce = true;
+		sc.strategy.overlap_tp_comm = true;
+		struct ps_sim_metrics a;
+		struct ps_sim_result r;
+		both_tiers(&sc, &a, &r);
+		step[0][on] = a.step_time_s;
+		step[1][on] = r.m.step_time_s;
+		simulate_result_fini(&r);
+	}
+	assert_true(step[0][1] >= step[0][0]);
+	assert_true(step[1][1] > step[1][0]);
 }
 
 /* ------------------------------------------------ goldens */
@@ -436,7 +469,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_bubble_closed_form), cmocka_unit_test(test_metrics_consistent),
-		cmocka_unit_test(test_analytic_agrees),    cmocka_unit_test(test_goldens),
+		cmocka_unit_test(test_analytic_agrees), cmocka_unit_test(test_comm_overlap_slows),    cmocka_unit_test(test_goldens),
 		cmocka_unit_test(test_cli),                cmocka_unit_test(test_fold_equals_unfold),
 		cmocka_unit_test(test_straggler_and_oom),
 	};
