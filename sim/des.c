@@ -78,7 +78,7 @@
 #include "event-queue.h"
 
 #define NONE32 UINT32_MAX
-#define NGROUP_KINDS (GROUP_WORLD + 1)
+#define NGROUP_KINDS (GROUP_EMBED + 1)
 #define CCACHE_WAYS 4 /* collective price cache entries per (rank, group kind) */
 #define PCACHE_SIZE 256 /* point-to-point price cache; power of two */
 #define MAX_PS_S 9.0e6	/* longest duration accepted (about 100 days) */
@@ -622,6 +622,7 @@ static int64_t group_instance(const struct ps_strategy *st, const struct ps_rank
 		d = 0;
 		break;
 	case GROUP_PP:
+	case GROUP_EMBED:
 		s = 0;
 		break;
 	default:

@@ -12,10 +12,11 @@
  * optimizer step.  Sends and receives are matched and collectives are tied
  * to their instance across representatives after all ranks are built.
  *
- * It does not price anything (the simulator does), does not emit memory
- * events (the memory model is analytic, memory.c), and does not model the
- * all-reduce of tied embedding gradients between the first and last
- * pipeline stages. */
+ * With tied embeddings over a pipeline, the first and last stages sum
+ * their embedding gradients before the optimizer (GROUP_EMBED).
+ *
+ * It does not price anything (the simulator does) and does not emit memory
+ * events (the memory model is analytic, memory.c). */
 #include "config.h"
 #include "graph.h"
 #include "flops.h"
@@ -261,6 +262,10 @@ void graph_task_group(const struct ps_graph *g, const struct ps_task *t, struct 
 	case GROUP_PP:
 		*out = (struct ps_group_desc){pp, per_stage, 0, per_stage, 1};
 		break;
+	case GROUP_EMBED:
+		*out = pp > 1 ? (struct ps_group_desc){2, (pp - 1) * per_stage, 0, per_stage, 1}
+			      : (struct ps_group_desc){1, 1, base, per_stage, 1};
+		break;
 	case GROUP_WORLD:
 	default:
 		*out = (struct ps_group_desc){pp * per_stage, 1, 0, 1, 1};
@@ -381,6 +386,7 @@ static uint32_t coll(struct bld *b, ps_stream s, ps_coll_op op, ps_group_kind gr
 	case GROUP_DP_CP: t.u.coll.group_size = b->dp * b->cp; break;
 	case GROUP_PP: t.u.coll.group_size = b->pp; break;
 	case GROUP_WORLD: t.u.coll.group_size = b->world; break;
+	case GROUP_EMBED: t.u.coll.group_size = b->pp > 1 ? 2 : 1; break;
 	}
 	uint32_t id = add(b, &t, &dep, 1);
 	if (s == STREAM_DP)
@@ -1152,6 +1158,13 @@ static void optimizer_step(struct bld *b)
 	double n_shard = (sharded && dp_active(b)) ? n / b->shard : n;
 	/* every gradient reduction must be done */
 	wait_on(b, b->last_dp);
+	/* Tied embeddings over a pipeline: the first and the last stage each
+	 * hold the word embeddings; after the data-parallel reduction their
+	 * gradients are summed across the two (Megatron's embedding group,
+	 * the whole vocabulary shard in the gradient dtype). */
+	if (b->sc->model.tied_embeddings && b->pp > 1 && (b->stage == 0 || b->stage == b->pp - 1))
+		wait_on(b, coll(b, STREAM_DP, COLL_ALLREDUCE, GROUP_EMBED, (double)b->Vl * (double)b->h * b->ge, COMM_DP,
+				b->last_comp));
 	kern(b, OP_GRADCLIP, sh_n((int64_t)(n_shard + 0.5)), 0);
 	if (b->world > 1)
 		wait_on(b, coll(b, STREAM_DP, COLL_ALLREDUCE, GROUP_WORLD, 4.0, COMM_DP, b->last_comp));
@@ -1238,7 +1251,7 @@ static int group_leader(const struct bld *b, int r, ps_group_kind grp)
 {
 	const struct ps_graph *g = b->g;
 	if (g->folded) {
-		if (grp == GROUP_PP || grp == GROUP_WORLD)
+		if (grp == GROUP_PP || grp == GROUP_WORLD || grp == GROUP_EMBED)
 			return 0;
 		return r;
 	}
@@ -1250,12 +1263,13 @@ static int group_leader(const struct bld *b, int r, ps_group_kind grp)
 	case GROUP_DP: dpr = 0; break;
 	case GROUP_DP_CP: dpr = cpr = 0; break;
 	case GROUP_PP: stage = 0; break;
+	case GROUP_EMBED: stage = 0; break;
 	case GROUP_WORLD: return 0;
 	}
 	return tpr + b->tp * (cpr + b->cp * (dpr + b->dp * stage));
 }
 
-#define NGROUPS 6
+#define NGROUPS (GROUP_EMBED + 1)
 
 static ps_status match_colls(struct bld *b)
 {

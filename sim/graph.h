@@ -30,8 +30,10 @@ typedef enum { COMM_NONE = 0, COMM_DP, COMM_TP, COMM_PP, COMM_ZERO, COMM_CP, COM
 /* What part of the step a compute task belongs to. */
 typedef enum { PHASE_FWD = 0, PHASE_BWD, PHASE_RECOMPUTE, PHASE_OPTIMIZER } ps_phase;
 
-/* Process groups: the set of ranks a collective runs over. */
-typedef enum { GROUP_TP = 0, GROUP_DP, GROUP_PP, GROUP_CP, GROUP_DP_CP, GROUP_WORLD } ps_group_kind;
+/* Process groups: the set of ranks a collective runs over.  GROUP_EMBED:
+ * the first and the last pipeline stage of one (tp, cp, dp) coordinate,
+ * which both hold the tied word embeddings (Megatron's embedding group). */
+typedef enum { GROUP_TP = 0, GROUP_DP, GROUP_PP, GROUP_CP, GROUP_DP_CP, GROUP_WORLD, GROUP_EMBED } ps_group_kind;
 
 /* A distinct kernel call: op, shape and dtype.  Kernel tasks name theirs by
  * index (task.u.kernel.call) into graph->calls, so a step of millions of

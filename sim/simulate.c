@@ -612,7 +612,17 @@ ps_status simulate_analytic(const struct ps_scenario *sc, const struct ps_costmo
 		if (t_norm < 0)
 			t_norm = 0;
 	}
-	out->step_time_s = t_pipe + exp_dp + exp_zero + t_opt + t_norm;
+	/* tied embeddings over a pipeline: first and last stage sum their
+	 * embedding gradients before the optimizer (the graph's GROUP_EMBED) */
+	double t_emb = 0;
+	if (mo->tied_embeddings && pp > 1) {
+		struct ps_group_desc eg = {2, (pp - 1) * per_stage, 0, per_stage, 1};
+		double vl = (double)((mo->vocab + tp - 1) / tp);
+		t_emb = net_coll_time(net, NET_ANALYTIC, COLL_ALLREDUCE, &eg, vl * mo->hidden * gbytes, st->coll_algo);
+		if (t_emb < 0)
+			t_emb = 0;
+	}
+	out->step_time_s = t_pipe + exp_dp + exp_zero + t_opt + t_norm + t_emb;
 
 	struct ps_flop_count fc;
 	metrics_static(sc, out, &fc);
@@ -623,7 +633,7 @@ ps_status simulate_analytic(const struct ps_scenario *sc, const struct ps_costmo
 	out->optimizer_s = t_opt;
 	out->exposed_comm_tp_s = (double)m * comm_sum / pp;
 	out->exposed_comm_pp_s = pp > 1 ? 2.0 * (double)(m * vpp + pp - 1) * t_p2p : 0;
-	out->exposed_comm_dp_s = exp_dp + t_norm;
+	out->exposed_comm_dp_s = exp_dp + t_norm + t_emb;
 	out->exposed_comm_zero_s = exp_zero;
 	out->exposed_comm_s = out->exposed_comm_tp_s + out->exposed_comm_pp_s + out->exposed_comm_dp_s +
 			      out->exposed_comm_zero_s;

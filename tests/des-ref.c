@@ -189,7 +189,7 @@ static void ref_heap_fini(struct ref_event_heap *h)
 
 
 #define NONE32 UINT32_MAX
-#define NGROUP_KINDS (GROUP_WORLD + 1)
+#define NGROUP_KINDS (GROUP_EMBED + 1)
 #define KSLOTS 8192	     /* kernel memo hash slots; power of two */
 #define KENTRIES (KSLOTS / 2) /* distinct kernels memoised; more are priced every time */
 #define KPROBES 8
@@ -695,6 +695,7 @@ static int64_t group_instance(const struct ps_strategy *st, const struct ps_rank
 		d = 0;
 		break;
 	case GROUP_PP:
+	case GROUP_EMBED:
 		s = 0;
 		break;
 	default:

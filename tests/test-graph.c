@@ -425,7 +425,8 @@ static double reduced_grad_bytes(const struct ps_graph *g, int rank, int *n)
 	*n = 0;
 	for (uint32_t i = 0; i < g->ntasks; i++) {
 		const struct ps_task *t = &g->tasks[i];
-		if ((int)t->rank == rank && t->kind == TASK_COLL && t->comm == COMM_DP && t->u.coll.group != GROUP_WORLD) {
+		if ((int)t->rank == rank && t->kind == TASK_COLL && t->comm == COMM_DP && t->u.coll.group != GROUP_WORLD &&
+		    t->u.coll.group != GROUP_EMBED) {
 			s += t->u.coll.bytes;
 			(*n)++;
 		}
@@ -458,7 +459,7 @@ static void test_data_parallel_reduction(void **state)
 				for (uint32_t i = 0; i < g->ntasks; i++) {
 					const struct ps_task *t = &g->tasks[i];
 					if ((int)t->rank != s || t->kind != TASK_COLL || t->comm != COMM_DP ||
-					    t->u.coll.group == GROUP_WORLD)
+					    t->u.coll.group == GROUP_WORLD || t->u.coll.group == GROUP_EMBED)
 						continue;
 					assert_int_equal(t->u.coll.op, zero >= 1 ? COLL_REDUCESCATTER : COLL_ALLREDUCE);
 					assert_int_equal(t->u.coll.group_size, 4);
@@ -545,7 +546,8 @@ static void test_fold_equals_unfold_structure(void **state)
 	}
 	/* folded: TP/DP collectives are local to their representative */
 	for (uint32_t i = 0; i < f->ntasks; i++)
-		if (f->tasks[i].kind == TASK_COLL && f->tasks[i].u.coll.group != GROUP_WORLD)
+		if (f->tasks[i].kind == TASK_COLL && f->tasks[i].u.coll.group != GROUP_WORLD &&
+		    f->tasks[i].u.coll.group != GROUP_EMBED)
 			assert_int_equal(f->tasks[i].match, i);
 	graph_free(f);
 	graph_free(u);
@@ -761,11 +763,74 @@ static void test_kcall_built(void **state)
 	graph_free(g);
 }
 
+/* Tied embeddings over a pipeline: stage 0 and the last stage each sum
+ * their embedding gradients once per step — one all-reduce of the
+ * vocabulary shard x hidden in the gradient dtype over a group of 2, after
+ * the data-parallel reduction and before the optimizer; none on the middle
+ * stages, without a pipeline or with untied embeddings.  The two tasks are
+ * one collective (same match), folded or not, and the group is ranks
+ * stage 0 and stage pp-1 of one (tp, dp) coordinate. */
+static void test_tied_embedding_allreduce(void **state)
+{
+	(void)state;
+	for (int tied = 0; tied <= 1; tied++)
+		for (int pp = 1; pp <= 4; pp *= 2)
+			for (int fold = 0; fold <= 1; fold++) {
+				struct ps_scenario sc;
+				small(&sc, 2, 2, pp, 1, 8);
+				sc.model.tied_embeddings = tied;
+				sc.strategy.grad_dtype = DTYPE_FP32;
+				struct ps_graph *g = build(&sc, fold);
+				check_invariants(g);
+				int n = 0;
+				uint32_t lead = UINT32_MAX;
+				for (uint32_t i = 0; i < g->ntasks; i++) {
+					const struct ps_task *t = &g->tasks[i];
+					if (t->kind != TASK_COLL || t->u.coll.group != GROUP_EMBED)
+						continue;
+					n++;
+					int stage = g->ranks[t->rank].pp_stage;
+					assert_true(stage == 0 || stage == pp - 1);
+					assert_int_equal(t->u.coll.op, COLL_ALLREDUCE);
+					assert_int_equal(t->u.coll.group_size, 2);
+					assert_int_equal(t->comm, COMM_DP);
+					assert_int_equal(t->stream, STREAM_DP);
+					assert_close(t->u.coll.bytes, (128.0 / 2) * 64 * 4, 1e-15);
+					if (fold) { /* one instance: both stages name the same leader */
+						if (lead == UINT32_MAX)
+							lead = t->match;
+						assert_int_equal(t->match, lead);
+					}
+					/* the optimizer of the rank waits for it */
+					int waited = 0;
+					for (uint32_t j = i + 1; j < g->ntasks && !waited; j++) {
+						const struct ps_task *u = &g->tasks[j];
+						if (u->rank != t->rank || u->kind != TASK_KERNEL)
+							continue;
+						assert_int_equal(u->phase, PHASE_OPTIMIZER);
+						for (uint32_t k = 0; k < u->ndeps; k++)
+							waited |= g->deps[u->dep_first + k] == i;
+						break;
+					}
+					assert_true(waited);
+					struct ps_group_desc gd;
+					graph_task_group(g, t, &gd);
+					assert_int_equal(gd.size, 2);
+					assert_int_equal(gd.stride, (pp - 1) * 2 * 2);
+				}
+				/* folded: one representative per stage; unfolded: tp * dp per stage */
+				int want = tied && pp > 1 ? 2 * (fold ? 1 : 4) : 0;
+				assert_int_equal(n, want);
+				graph_free(g);
+			}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_flops_sum_matches_closed_form),
 		cmocka_unit_test(test_kcall_interning),
+		cmocka_unit_test(test_tied_embedding_allreduce),
 		cmocka_unit_test(test_kcall_built),
 		cmocka_unit_test(test_megatron_layout_counts),
 		cmocka_unit_test(test_compute_follows_schedule),
