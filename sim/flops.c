@@ -10,9 +10,14 @@ int flops_parallel_block(const struct ps_model *m, const struct ps_strategy *st)
 	return (m->parallel_block || (st && st->parallel_block)) ? 1 : 0;
 }
 
-static double norm_params(const struct ps_model *m)
+double flops_norm_params(const struct ps_model *m)
 {
 	return m->norm == NORM_RMSNORM ? (double)m->hidden : 2.0 * m->hidden;
+}
+
+static double norm_params(const struct ps_model *m)
+{
+	return flops_norm_params(m);
 }
 
 /* Parts of one block, as (matrix, bias) pairs. */

@@ -54,6 +54,8 @@ struct ps_param_local {
 	double last_extra;   /* final norm + output V*h/tp (see above) */
 };
 void flops_params_local(const struct ps_model *m, const struct ps_strategy *st, struct ps_param_local *out);
+/* Parameters of one norm: h (rmsnorm) or 2h (layernorm: scale and bias). */
+double flops_norm_params(const struct ps_model *m);
 
 /* FLOPs of one step of `sequences` sequences (usually global_batch). */
 struct ps_flop_count {

@@ -1158,6 +1158,18 @@ static void optimizer_step(struct bld *b)
 	double n_shard = (sharded && dp_active(b)) ? n / b->shard : n;
 	/* every gradient reduction must be done */
 	wait_on(b, b->last_dp);
+	/* Sequence parallelism: the norms are replicated over the TP group but
+	 * each rank sees only its sequence shard, so their gradients are summed
+	 * over the group (Megatron's layer-norm all-reduce, one flat buffer). */
+	if (b->sp && b->tp > 1) {
+		double np = 0, norm = flops_norm_params(&b->sc->model);
+		for (int c = 0; c < b->vpp; c++) {
+			np += b->Lc * (b->par ? 1.0 : 2.0) * norm;
+			if (slot_present(b, schedule_virtual_stage(b->pp, b->stage, c), b->Lc))
+				np += norm; /* the final norm */
+		}
+		wait_on(b, coll(b, STREAM_DP, COLL_ALLREDUCE, GROUP_TP, np * b->ge, COMM_TP, b->last_comp));
+	}
 	/* Tied embeddings over a pipeline: the first and the last stage each
 	 * hold the word embeddings; after the data-parallel reduction their
 	 * gradients are summed across the two (Megatron's embedding group,

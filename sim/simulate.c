@@ -622,7 +622,18 @@ ps_status simulate_analytic(const struct ps_scenario *sc, const struct ps_costmo
 		if (t_emb < 0)
 			t_emb = 0;
 	}
-	out->step_time_s = t_pipe + exp_dp + exp_zero + t_opt + t_norm + t_emb;
+	/* sequence parallelism: the norms' gradients summed over the TP group
+	 * (the graph's layer-norm all-reduce; the last stage has the final norm) */
+	double t_ln = 0;
+	if (st->sequence_parallel && tp > 1) {
+		struct ps_group_desc tg = {tp, 1, 0, dp * cp, tp};
+		double norm = flops_norm_params(mo);
+		double np = (double)(mo->layers / pp) * (flops_parallel_block(mo, st) ? 1.0 : 2.0) * norm + norm;
+		t_ln = net_coll_time(net, NET_ANALYTIC, COLL_ALLREDUCE, &tg, np * gbytes, st->coll_algo);
+		if (t_ln < 0)
+			t_ln = 0;
+	}
+	out->step_time_s = t_pipe + exp_dp + exp_zero + t_opt + t_norm + t_emb + t_ln;
 
 	struct ps_flop_count fc;
 	metrics_static(sc, out, &fc);
@@ -631,7 +642,7 @@ ps_status simulate_analytic(const struct ps_scenario *sc, const struct ps_costmo
 	out->compute_s = (double)m * kern_sum / pp;
 	out->recompute_s = (double)m * rec_sum / pp;
 	out->optimizer_s = t_opt;
-	out->exposed_comm_tp_s = (double)m * comm_sum / pp;
+	out->exposed_comm_tp_s = (double)m * comm_sum / pp + t_ln;
 	out->exposed_comm_pp_s = pp > 1 ? 2.0 * (double)(m * vpp + pp - 1) * t_p2p : 0;
 	out->exposed_comm_dp_s = exp_dp + t_norm + t_emb;
 	out->exposed_comm_zero_s = exp_zero;

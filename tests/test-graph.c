@@ -825,12 +825,53 @@ static void test_tied_embedding_allreduce(void **state)
 			}
 }
 
+/* Sequence parallelism: each rank sums its norms' gradients over the TP
+ * group once per step before the optimizer — 2 layernorms (scale and bias,
+ * 2h each) per block, plus the final norm on the last stage, in the
+ * gradient dtype; nothing without SP or without TP. */
+static void test_sp_norm_allreduce(void **state)
+{
+	(void)state;
+	for (int sp = 0; sp <= 1; sp++)
+		for (int tp = 1; tp <= 4; tp *= 4)
+			for (int pp = 1; pp <= 2; pp++) {
+				struct ps_scenario sc;
+				small(&sc, 1, tp, pp, 1, 8);
+				sc.strategy.sequence_parallel = sp;
+				sc.strategy.grad_dtype = DTYPE_FP32;
+				struct ps_graph *g = build(&sc, 1);
+				check_invariants(g);
+				for (int r = 0; r < g->nranks; r++) {
+					int n = 0;
+					double bytes = 0;
+					for (uint32_t i = 0; i < g->ntasks; i++) {
+						const struct ps_task *t = &g->tasks[i];
+						if ((int)t->rank == r && t->kind == TASK_COLL && t->phase == PHASE_OPTIMIZER &&
+						    t->u.coll.group == GROUP_TP) {
+							n++;
+							bytes = t->u.coll.bytes;
+							assert_int_equal(t->u.coll.op, COLL_ALLREDUCE);
+							assert_int_equal(t->comm, COMM_TP);
+						}
+					}
+					assert_int_equal(n, sp && tp > 1 ? 1 : 0);
+					if (n) {
+						int stage = g->ranks[r].pp_stage;
+						double want = (8.0 / pp) * 2 * (2 * 64) + (stage == pp - 1 ? 2 * 64 : 0);
+						assert_close(bytes, want * 4, 1e-15);
+					}
+				}
+				graph_free(g);
+			}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_flops_sum_matches_closed_form),
 		cmocka_unit_test(test_kcall_interning),
 		cmocka_unit_test(test_tied_embedding_allreduce),
+		cmocka_unit_test(test_sp_norm_allreduce),
 		cmocka_unit_test(test_kcall_built),
 		cmocka_unit_test(test_megatron_layout_counts),
 		cmocka_unit_test(test_compute_follows_schedule),
