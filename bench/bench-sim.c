@@ -7,8 +7,10 @@
  * Prints medians (of >= 5 runs) of: the folded graph build, the folded
  * discrete-event run (flow tier and analytic network tier), the analytic
  * (closed-form) tier in configurations per second on one core over a sweep
- * of layouts, and the unfolded build + run when it fits in memory (an
- * estimate decides: --unfold forces the attempt, --no-unfold skips it).
+ * of layouts, the same layout at global batch 512 unfolded (its step must
+ * equal the folded one), and the full unfolded build + run when it fits in
+ * memory (the global-batch-512 run's peak scaled by the task count decides:
+ * --unfold forces the attempt, --no-unfold skips it).
  * Targets (issue 4): folded DES <= 0.1 s, analytic >= 10,000 configs/s.
  * Wall clock, and for the folded runs also the process CPU time (user +
  * system, getrusage) and the load average, since the shared machines this
@@ -223,45 +225,24 @@ int main(int argc, char **argv)
 		printf("analytic tier on the yardstick layout: step %.4f s (DES flow %.4f s, %+.1f %%)\n", am.step_time_s,
 		       step_flow, 100 * (am.step_time_s / step_flow - 1));
 
-	/* unfolded: every one of the 4096 ranks */
-	double per_rank_bytes = (double)task_bytes / 64.0 * 1.3; /* graph + matching, estimate */
-	double need_kb = per_rank_bytes * scenario_world_size(&sc) / 1024.0 * 2.0; /* + simulator state */
-	long avail = mem_available_kb();
-	printf("unfolded estimate: %.0f M tasks, about %.1f GiB for graph and simulator (available %.1f GiB)\n",
-	       (double)ntasks_folded / 64.0 * 4096 / 1e6, need_kb / 1024 / 1024, avail / 1024.0 / 1024);
-	(void)ndeps_folded;
-	if (unfold == 1 || (unfold == -1 && avail > 0 && need_kb < 0.7 * avail)) {
+	/* The same layout with global batch 512 (64 micro-batches) unfolded,
+	 * against its folded run: the step times must be equal.  Its peak
+	 * memory per task also sizes the full unfolded run below. */
+	struct ps_scenario small = sc;
+	small.strategy.global_batch = 512;
+	double tfold = 0, sfold = 0;
+	if (graph_build(&small, 1, &g) == PS_OK) {
 		double t0 = now_s();
-		if (graph_build(&sc, 0, &g) != PS_OK) {
-			printf("unfolded graph build failed: %s\n", ps_error_message());
-		} else {
-			double t1 = now_s();
-			ps_status rc = des_run(g, cm, net, NET_FLOW, 0, &res);
-			double t2 = now_s();
-			printf("unfolded graph: %d ranks, %u tasks; build %.2f s, DES %.2f s (one run), step %.4f s, peak RSS "
-			       "%.1f GiB\n",
-			       g->nranks, g->ntasks, t1 - t0, t2 - t1, rc == PS_OK ? res.step_time_s : -1.0,
-			       rss_kb() / 1024.0 / 1024);
-			if (rc == PS_OK)
-				des_result_fini(&res);
-			graph_free(g);
+		if (des_run(g, cm, net, NET_FLOW, 0, &res) == PS_OK) {
+			tfold = now_s() - t0;
+			sfold = res.step_time_s;
+			des_result_fini(&res);
 		}
-	} else {
-		printf("unfolded run skipped: does not fit in this machine's memory (--unfold forces it)\n");
-		/* the same layout with global batch 512 (64 micro-batches) unfolded,
-		 * against its folded run: the step times must be equal */
-		struct ps_scenario small = sc;
-		small.strategy.global_batch = 512;
-		double tfold = 0, sfold = 0;
-		if (graph_build(&small, 1, &g) == PS_OK) {
-			double t0 = now_s();
-			if (des_run(g, cm, net, NET_FLOW, 0, &res) == PS_OK) {
-				tfold = now_s() - t0;
-				sfold = res.step_time_s;
-				des_result_fini(&res);
-			}
-			graph_free(g);
-		}
+		graph_free(g);
+	}
+	double small_tasks = 0;
+	long small_rss = 0;
+	{
 		double t0 = now_s();
 		if (graph_build(&small, 0, &g) != PS_OK) {
 			printf("unfolded graph build (global batch 512) failed: %s\n", ps_error_message());
@@ -269,14 +250,47 @@ int main(int argc, char **argv)
 			double t1 = now_s();
 			ps_status rc = des_run(g, cm, net, NET_FLOW, 0, &res);
 			double t2 = now_s();
+			small_tasks = g->ntasks;
+			small_rss = rss_kb();
 			printf("unfolded, global batch 512 (64 micro-batches): %d ranks, %u tasks; build %.2f s, DES %.2f s (one "
 			       "run), step %.6f s; folded DES %.4f s, step %.6f s (%s); peak RSS %.1f GiB\n",
 			       g->nranks, g->ntasks, t1 - t0, t2 - t1, rc == PS_OK ? res.step_time_s : -1.0, tfold, sfold,
-			       rc == PS_OK && res.step_time_s == sfold ? "equal" : "DIFFERENT", rss_kb() / 1024.0 / 1024);
+			       rc == PS_OK && res.step_time_s == sfold ? "equal" : "DIFFERENT", small_rss / 1024.0 / 1024);
 			if (rc == PS_OK)
 				des_result_fini(&res);
 			graph_free(g);
 		}
+	}
+
+	/* unfolded: every one of the 4096 ranks.  Memory: the peak of the
+	 * global-batch-512 run scaled by the task count, plus 10 %. */
+	double big_tasks = (double)ntasks_folded / 64.0 * 4096;
+	double need_kb = small_tasks > 0 ? 1.1 * (double)small_rss * big_tasks / small_tasks
+					 : (double)task_bytes / 64.0 * 2.6 * scenario_world_size(&sc) / 1024.0;
+	long avail = mem_available_kb();
+	printf("unfolded estimate: %.0f M tasks, about %.1f GiB for graph and simulator (available %.1f GiB)\n",
+	       big_tasks / 1e6, need_kb / 1024 / 1024, avail / 1024.0 / 1024);
+	(void)ndeps_folded;
+	if (unfold == 1 || (unfold == -1 && avail > 0 && need_kb < 0.9 * avail)) {
+		double t0 = now_s();
+		if (graph_build(&sc, 0, &g) != PS_OK) {
+			printf("unfolded graph build failed: %s\n", ps_error_message());
+		} else {
+			double t1 = now_s();
+			ps_status rc = des_run(g, cm, net, NET_FLOW, 0, &res);
+			double t2 = now_s();
+			printf("unfolded graph: %d ranks, %u tasks; build %.2f s, DES %.2f s (one run), step %.4f s (folded "
+			       "%.4f s, %s), peak RSS %.1f GiB\n",
+			       g->nranks, g->ntasks, t1 - t0, t2 - t1, rc == PS_OK ? res.step_time_s : -1.0, step_flow,
+			       rc == PS_OK && res.step_time_s == step_flow ? "equal" : "DIFFERENT", rss_kb() / 1024.0 / 1024);
+			if (rc == PS_OK)
+				des_result_fini(&res);
+			graph_free(g);
+		}
+	} else if (unfold == 0) {
+		printf("unfolded run skipped (--no-unfold)\n");
+	} else {
+		printf("unfolded run skipped: does not fit in this machine's memory (--unfold forces it)\n");
 	}
 	if (sink < 0)
 		printf("%g\n", sink);
