@@ -20,6 +20,7 @@
 #include "config.h"
 #include "graph.h"
 #include "flops.h"
+#include "fold.h"
 #include "net.h"
 #include "schedule.h"
 
@@ -238,6 +239,16 @@ static void rank_coords(const struct ps_strategy *st, int r, int *tpr, int *cpr,
 	*stage = r / st->dp;
 }
 
+/* Compute time multiplier of real rank r (stragglers), 1 = none. */
+static double rank_slowdown(const struct ps_scenario *sc, int r)
+{
+	double s = 1.0;
+	for (int k = 0; k < sc->cluster.nperturb && k < PS_MAX_PERTURB; k++)
+		if (sc->cluster.perturb[k].rank == r && sc->cluster.perturb[k].slowdown > 0)
+			s = sc->cluster.perturb[k].slowdown;
+	return s;
+}
+
 void graph_task_group(const struct ps_graph *g, const struct ps_task *t, struct ps_group_desc *out)
 {
 	const struct ps_strategy *st = &g->sc->strategy;
@@ -295,6 +306,7 @@ struct bld {
 	int failed;
 	/* current rank */
 	int rank, stage;
+	int *class_of;                     /* (world) representative of each real rank */
 	uint32_t last_comp;                /* last compute task of the rank */
 	uint32_t wait[16];                 /* what the next compute task waits for */
 	int nwait;
@@ -806,10 +818,7 @@ static void vs_place(const struct bld *b, int vs, int *rank, int *chunk)
 {
 	int st = vs % b->pp;
 	*chunk = vs / b->pp;
-	if (b->g->folded)
-		*rank = st;
-	else
-		*rank = b->rank + (st - b->stage) * b->per_stage;
+	*rank = b->class_of[b->g->ranks[b->rank].global_rank + (st - b->stage) * b->per_stage];
 }
 
 static size_t p2p_key(const struct bld *b, int rank, int dir, int chunk, int mb)
@@ -1258,27 +1267,20 @@ static ps_status match_p2p(struct bld *b, size_t nkeys)
 }
 
 /* Representative that leads the collective of group kind `grp` taking part
- * from representative r: the member with every coordinate of the group at 0. */
-static int group_leader(const struct bld *b, int r, ps_group_kind grp)
+ * from representative r: the lowest representative of the members of r's
+ * group instance (folded: a stage's groups are inside its representative,
+ * the pipeline's lead is stage 0; unfolded: the member with every
+ * coordinate of the group at 0).  mem: room for fold_group_max. */
+static int group_leader(const struct bld *b, int r, ps_group_kind grp, int *mem)
 {
-	const struct ps_graph *g = b->g;
-	if (g->folded) {
-		if (grp == GROUP_PP || grp == GROUP_WORLD || grp == GROUP_EMBED)
-			return 0;
-		return r;
-	}
-	int tpr, cpr, dpr, stage;
-	rank_coords(&b->sc->strategy, r, &tpr, &cpr, &dpr, &stage);
-	switch (grp) {
-	case GROUP_TP: tpr = 0; break;
-	case GROUP_CP: cpr = 0; break;
-	case GROUP_DP: dpr = 0; break;
-	case GROUP_DP_CP: dpr = cpr = 0; break;
-	case GROUP_PP: stage = 0; break;
-	case GROUP_EMBED: stage = 0; break;
-	case GROUP_WORLD: return 0;
-	}
-	return tpr + b->tp * (cpr + b->cp * (dpr + b->dp * stage));
+	if (grp == GROUP_WORLD)
+		return 0;
+	int n = fold_group_members(&b->sc->strategy, b->g->ranks[r].global_rank, grp, mem);
+	int lead = r;
+	for (int i = 0; i < n; i++)
+		if (b->class_of[mem[i]] < lead)
+			lead = b->class_of[mem[i]];
+	return lead;
 }
 
 #define NGROUPS (GROUP_EMBED + 1)
@@ -1327,11 +1329,25 @@ static ps_status match_colls(struct bld *b)
 			ids[off[t->rank * NGROUPS + t->u.coll.group] + ord[i]] = i;
 	}
 	ps_status rc = PS_OK;
+	/* leaders by (representative, group kind), found once */
+	const struct ps_strategy *st = &b->sc->strategy;
+	int mmax = 2;
+	for (int k = 0; k < NGROUPS; k++)
+		if (k != GROUP_WORLD && fold_group_max(st, (ps_group_kind)k) > mmax)
+			mmax = fold_group_max(st, (ps_group_kind)k);
+	int *lead_of = malloc(sizeof(int) * nr * NGROUPS), *mem = malloc(sizeof(int) * (size_t)mmax);
+	if (!lead_of || !mem)
+		rc = PS_ERROR(PS_ERR_NOMEM, "step graph: matching collectives");
+	for (size_t i = 0; rc == PS_OK && i < nr * NGROUPS; i++)
+		lead_of[i] = -1;
 	for (uint32_t i = 0; i < g->ntasks && rc == PS_OK; i++) {
 		struct ps_task *t = &g->tasks[i];
 		if (t->kind != TASK_COLL)
 			continue;
-		int lead = group_leader(b, (int)t->rank, (ps_group_kind)t->u.coll.group);
+		int *lp = &lead_of[(size_t)t->rank * NGROUPS + t->u.coll.group];
+		if (*lp < 0)
+			*lp = group_leader(b, (int)t->rank, (ps_group_kind)t->u.coll.group, mem);
+		int lead = *lp;
 		size_t slot = (size_t)lead * NGROUPS + t->u.coll.group;
 		if (ord[i] >= count[slot]) {
 			rc = PS_ERROR(PS_ERR_INTERNAL, "step graph: collective %u of rank %u has no partner on rank %d", i,
@@ -1340,6 +1356,8 @@ static ps_status match_colls(struct bld *b)
 		}
 		t->match = ids[off[slot] + ord[i]];
 	}
+	free(lead_of);
+	free(mem);
 	free(count);
 	free(ord);
 	free(off);
@@ -1446,14 +1464,37 @@ ps_status graph_build_opts(const struct ps_scenario *sc, const struct ps_graph_o
 	b.dpgroup = b.cp > 1 ? GROUP_DP_CP : GROUP_DP;
 	flops_params_local(mo, st, &b.pl);
 
-	int fold = opts->fold && sc->cluster.nperturb == 0;
-	struct ps_graph *g = graph_alloc();
-	if (!g)
+	/* Representatives: one per class of identical ranks (fold.c) when
+	 * folding, every rank otherwise. */
+	int nclasses = 0;
+	if (!opts->fold) {
+		b.class_of = malloc(sizeof(int) * (size_t)b.world);
+		for (int r = 0; b.class_of && r < b.world; r++)
+			b.class_of[r] = r;
+		nclasses = b.world;
+	} else if (sc->cluster.nperturb == 0) {
+		b.class_of = malloc(sizeof(int) * (size_t)b.world);
+		for (int r = 0; b.class_of && r < b.world; r++)
+			b.class_of[r] = r / b.per_stage;
+		nclasses = b.pp;
+	} else {
+		double *slow = malloc(sizeof(double) * (size_t)b.world);
+		if (slow) {
+			for (int r = 0; r < b.world; r++)
+				slow[r] = rank_slowdown(sc, r);
+			b.class_of = fold_classes(st, slow, &nclasses);
+			free(slow);
+		}
+	}
+	struct ps_graph *g = b.class_of ? graph_alloc() : NULL;
+	if (!g) {
+		free(b.class_of);
 		return PS_ERROR(PS_ERR_NOMEM, "step graph: allocation");
+	}
 	g->sc = sc;
-	g->folded = fold;
+	g->folded = opts->fold && (sc->cluster.nperturb == 0 || nclasses < b.world);
 	g->num_microbatches = b.m;
-	g->nranks = fold ? b.pp : b.world;
+	g->nranks = nclasses;
 	g->ranks = calloc((size_t)g->nranks, sizeof *g->ranks);
 	b.g = g;
 	int nitems = schedule_length(b.m, b.vpp);
@@ -1494,16 +1535,17 @@ ps_status graph_build_opts(const struct ps_scenario *sc, const struct ps_graph_o
 	memset(b.p2p_send, 0xff, sizeof(uint32_t) * nkeys);
 	memset(b.p2p_recv, 0xff, sizeof(uint32_t) * nkeys);
 
-	for (int r = 0; r < g->nranks; r++) {
-		struct ps_rank_info *ri = &g->ranks[r];
-		int global = fold ? r * b.per_stage : r;
+	for (int r = 0; r < g->nranks; r++)
+		g->ranks[r].global_rank = -1;
+	for (int global = 0; global < b.world; global++) {
+		struct ps_rank_info *ri = &g->ranks[b.class_of[global]];
+		ri->multiplicity++;
+		if (ri->global_rank >= 0)
+			continue;
+		/* the lowest rank of the class stands for it */
 		rank_coords(st, global, &ri->tp_rank, &ri->cp_rank, &ri->dp_rank, &ri->pp_stage);
-		ri->multiplicity = fold ? b.per_stage : 1;
 		ri->global_rank = global;
-		ri->slowdown = 1.0;
-		for (int k = 0; k < sc->cluster.nperturb && k < PS_MAX_PERTURB; k++)
-			if (sc->cluster.perturb[k].rank == global && sc->cluster.perturb[k].slowdown > 0)
-				ri->slowdown = sc->cluster.perturb[k].slowdown;
+		ri->slowdown = rank_slowdown(sc, global);
 	}
 	/* Representatives of one stage share their schedule: build stage by stage. */
 	for (int r = 0; r < g->nranks && rc == PS_OK; r++) {
@@ -1540,6 +1582,7 @@ ps_status graph_build_opts(const struct ps_scenario *sc, const struct ps_graph_o
 	if (rc == PS_OK)
 		rc = match_colls(&b);
 done:
+	free(b.class_of);
 	free(items);
 	free(b.p2p_send);
 	free(b.p2p_recv);

@@ -76,9 +76,11 @@ struct ps_task {
 
 /* Rank layout (Megatron order tp-cp-dp-pp, tp fastest):
  *   global_rank = tp_rank + tp * (cp_rank + cp * (dp_rank + dp * pp_stage)).
- * Folded graphs hold one representative per pipeline stage (rank index =
- * stage, standing for its first real rank); unfolded ones every real rank
- * (rank index = global rank).  send/recv peers are representative indices. */
+ * Folded graphs hold one representative per class of identical ranks
+ * (sim/fold.c: a pipeline stage without stragglers, smaller classes around
+ * them), standing for the class's lowest real rank; representatives are in
+ * rank order.  Unfolded graphs hold every real rank (rank index = global
+ * rank).  send/recv peers are representative indices. */
 struct ps_rank_info {
 	int pp_stage;           /* pipeline stage of this rank */
 	int tp_rank, dp_rank, cp_rank;
