@@ -166,6 +166,7 @@ ps_status profile_comm_measure(const char *op, size_t bytes, const struct ps_pro
  * weights 1/t^2, coefficients kept >= 0) over the samples of one op with
  * `ranks` ranks (0: the largest rank count present).  When a size was
  * measured more than once, the last sample counts. */
+#define PS_COMM_SEGMENTS 5
 struct ps_comm_fit {
 	char op[32];
 	int ranks;
@@ -174,9 +175,21 @@ struct ps_comm_fit {
 	double bw_Bps;		    /* bandwidth (message bytes per second) */
 	double r2_log;		    /* R^2 of log t */
 	double median_rel, p90_rel; /* relative error of the fit */
+	/* Piecewise: the sizes split into nseg contiguous ranges (a protocol
+	 * change, a transport or cache cliff), each with its own non-negative
+	 * alpha + bytes / bw; breakpoints by least squares, the most
+	 * segments whose last one halved the squared error.  Segment k holds the sizes from
+	 * seg_from_bytes[k] (0 for the first) to the next one's start. */
+	int nseg;
+	double seg_from_bytes[PS_COMM_SEGMENTS];
+	double seg_alpha_s[PS_COMM_SEGMENTS], seg_bw_Bps[PS_COMM_SEGMENTS];
+	double seg_median_rel, seg_p90_rel; /* relative error of the piecewise fit */
 };
 ps_status profile_comm_fit(const struct ps_comm_sample *s, size_t n, const char *op, int ranks,
 			   struct ps_comm_fit *fit);
+/* Time of a message of `bytes` under the piecewise fit (the single line
+ * when nseg is 0). */
+double profile_comm_fit_time(const struct ps_comm_fit *fit, double bytes);
 /* The same from the stored samples of device_id. */
 ps_status profile_comm_fit_load(struct ps_store *st, int64_t device_id, const char *op, int ranks,
 				struct ps_comm_fit *fit);

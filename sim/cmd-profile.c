@@ -285,6 +285,8 @@ out:
 	return ret;
 }
 
+static int cp_comm_fit_report(struct ps_store *st, int64_t id, int ranks);
+
 static int cp_comm(int *argc, char ***argv, const char *db, ps_profile_level level, int threads)
 {
 	if (profile_comm_init(argc, argv) != PS_OK) {
@@ -368,19 +370,8 @@ static int cp_comm(int *argc, char ***argv, const char *db, ps_profile_level lev
 		for (size_t i = 0; i < nall; i++)
 			printf("%-14s %12.0f %12.4g %10.3g\n", all[i].op, all[i].bytes, all[i].median_s,
 			       all[i].spread_s);
-		printf("\nfit t = alpha + bytes / bw (weighted least squares, weights 1/t^2):\n");
-		printf("%-14s %5s %4s %12s %12s %8s %8s %8s\n", "op", "ranks", "n", "alpha_us", "bw_GB/s",
-		       "R2(log)", "med_err", "p90_err");
-		for (int k = 0; k < 4; k++) {
-			struct ps_comm_fit f;
-			if (profile_comm_fit_load(st, id, profile_comm_ops[k], size, &f) != PS_OK) {
-				cli_error("profile");
-				continue;
-			}
-			printf("%-14s %5d %4d %12.3f %12.3f %8.4f %7.1f%% %7.1f%%\n", f.op, f.ranks, f.n,
-			       f.alpha_s * 1e6, f.bw_Bps * 1e-9, f.r2_log, 100 * f.median_rel,
-			       100 * f.p90_rel);
-		}
+		printf("\n");
+		cp_comm_fit_report(st, id, size);
 	}
 	ret = PS_EXIT_OK;
 fin:
@@ -392,6 +383,42 @@ fin:
 	free(sizes);
 	profile_comm_finalize();
 	return ret;
+}
+
+/* The fits of the stored collective samples of device id over `ranks`
+ * ranks (0: the most present): one line per op, then the piecewise fit. */
+static int cp_comm_fit_report(struct ps_store *st, int64_t id, int ranks)
+{
+	struct ps_comm_fit f[4];
+	int ok[4], any = 0;
+	for (int k = 0; k < 4; k++) {
+		ok[k] = profile_comm_fit_load(st, id, profile_comm_ops[k], ranks, &f[k]) == PS_OK;
+		if (!ok[k])
+			cli_error("profile");
+		any |= ok[k];
+	}
+	printf("fit t = alpha + bytes / bw (weighted least squares, weights 1/t^2):\n");
+	printf("%-14s %5s %4s %12s %12s %8s %8s %8s\n", "op", "ranks", "n", "alpha_us", "bw_GB/s", "R2(log)",
+	       "med_err", "p90_err");
+	for (int k = 0; k < 4; k++)
+		if (ok[k])
+			printf("%-14s %5d %4d %12.3f %12.3f %8.4f %7.1f%% %7.1f%%\n", f[k].op, f[k].ranks, f[k].n,
+			       f[k].alpha_s * 1e6, f[k].bw_Bps * 1e-9, f[k].r2_log, 100 * f[k].median_rel,
+			       100 * f[k].p90_rel);
+	printf("\npiecewise: up to %d size ranges, a line each (a range is added while it halves the squared "
+	       "error):\n",
+	       PS_COMM_SEGMENTS);
+	printf("%-14s %5s %4s %12s %12s %12s %8s %8s\n", "op", "ranks", "seg", "from_bytes", "alpha_us", "bw_GB/s",
+	       "med_err", "p90_err");
+	for (int k = 0; k < 4; k++)
+		for (int j = 0; ok[k] && j < f[k].nseg; j++) {
+			printf("%-14s %5d %4d %12.0f %12.3f %12.3f", f[k].op, f[k].ranks, j + 1, f[k].seg_from_bytes[j],
+			       f[k].seg_alpha_s[j] * 1e6, f[k].seg_bw_Bps[j] * 1e-9);
+			if (j == 0)
+				printf(" %7.1f%% %7.1f%%", 100 * f[k].seg_median_rel, 100 * f[k].seg_p90_rel);
+			printf("\n");
+		}
+	return any ? PS_EXIT_OK : PS_EXIT_FAIL;
 }
 
 int cmd_profile(int argc, char **argv)
@@ -471,7 +498,8 @@ int cmd_profile(int argc, char **argv)
 			       "or more)\n"
 			       "       parasim profile --import FILE.csv --device-name NAME [--db PATH]\n"
 			       "       parasim profile --fit [--device-name NAME | --threads N [--clock "
-			       "cpu]] [--db PATH]\n");
+			       "cpu]] [--db PATH]\n"
+			       "       parasim profile --fit --comm [--device-name NAME] [--db PATH]\n");
 			return PS_EXIT_OK;
 		default:
 			fprintf(stderr, "parasim profile: unknown or incomplete option \"%s\"\n",
@@ -483,8 +511,8 @@ int cmd_profile(int argc, char **argv)
 		fprintf(stderr, "parasim profile: unexpected argument \"%s\"\n", argv[optind]);
 		return cli_usage("profile");
 	}
-	if ((import != NULL) + comm + fit_only > 1) {
-		fprintf(stderr, "parasim profile: --import, --comm and --fit exclude each other\n");
+	if ((import != NULL) + comm + fit_only > 1 && !(comm && fit_only && !import)) {
+		fprintf(stderr, "parasim profile: --import, --comm and --fit exclude each other (but --fit --comm)\n");
 		return cli_usage("profile");
 	}
 	if (import && !name) {
@@ -497,6 +525,20 @@ int cmd_profile(int argc, char **argv)
 	}
 	if (import)
 		return cp_import(db, import, name);
+	if (comm && fit_only) { /* the fits of stored collective samples, measuring nothing */
+		struct ps_store *st = NULL;
+		char fp[PROFILE_FINGERPRINT_MAX];
+		int64_t id;
+		int ret = PS_EXIT_FAIL;
+		if (store_open(db, &st) == PS_OK &&
+		    (name ? PS_OK : profile_fingerprint(NULL, threads, fp, sizeof fp, NULL)) == PS_OK &&
+		    store_device_find(st, name ? name : fp, &id) == PS_OK)
+			ret = cp_comm_fit_report(st, id, 0);
+		else
+			cli_error("profile");
+		store_close(st);
+		return ret;
+	}
 	if (comm) {
 		if (strcmp(device, "cpu") != 0) {
 			fprintf(stderr,

@@ -82,6 +82,55 @@ static void test_fit(void **state)
 	assert_true(f.alpha_s == 0 && f.bw_Bps > 0 && isfinite(f.bw_Bps));
 }
 
+/* The piecewise fit: exact data from one line keep one segment; data with
+ * a cliff (2 us + b / 10 GB/s below 1 MiB, 50 us + b / 2 GB/s from 1 MiB)
+ * are split there, each line recovered, where the single line misses by
+ * tens of percent; with +-1 % noise the split is the same and the
+ * piecewise errors stay at the noise.  profile_comm_fit_time follows the
+ * segments. */
+static void test_fit_piecewise(void **state)
+{
+	(void)state;
+	struct ps_comm_sample s[32];
+	struct ps_comm_fit f;
+	int n = 0;
+	for (double b = 8; b <= 1 << 28; b *= 2)
+		s[n++] = cs("allgather", 2, b, 5e-6 + b / 10e9);
+	assert_int_equal(profile_comm_fit(s, (size_t)n, "allgather", 2, &f), PS_OK);
+	assert_int_equal(f.nseg, 1);
+	assert_true(fabs(f.seg_alpha_s[0] / 5e-6 - 1) < 1e-9 && fabs(f.seg_bw_Bps[0] / 10e9 - 1) < 1e-9);
+	for (int noisy = 0; noisy <= 1; noisy++) {
+		uint64_t x = 42;
+		n = 0;
+		for (double b = 8; b <= 1 << 28; b *= 2) {
+			double t = b < (1 << 20) ? 2e-6 + b / 10e9 : 50e-6 + b / 2e9;
+			x = x * 6364136223846793005ULL + 1442695040888963407ULL;
+			if (noisy)
+				t *= 1 + 0.01 * ((double)(x >> 11) / 9007199254740992.0 * 2 - 1);
+			s[n++] = cs("reducescatter", 2, b, t);
+		}
+		assert_int_equal(profile_comm_fit(s, (size_t)n, "reducescatter", 2, &f), PS_OK);
+		assert_int_equal(f.n, n);
+		assert_int_equal(f.nseg, 2);
+		assert_true(f.seg_from_bytes[0] == 0);
+		assert_true(fabs(f.seg_from_bytes[1] / sqrt(512.0 * 1024 * 1024 * 1024) - 1) < 1e-12);
+		double tol = noisy ? 0.05 : 1e-9;
+		assert_true(fabs(f.seg_bw_Bps[0] / 10e9 - 1) < tol);
+		assert_true(fabs(f.seg_bw_Bps[1] / 2e9 - 1) < tol);
+		assert_true(fabs(f.seg_alpha_s[1] / 50e-6 - 1) < (noisy ? 0.2 : 1e-9));
+		assert_true(f.median_rel > 0.15);		 /* one line cannot follow the cliff */
+		assert_true(f.seg_p90_rel < (noisy ? 0.02 : 1e-9)); /* the segments do */
+		assert_true(fabs(profile_comm_fit_time(&f, 4096) / (2e-6 + 4096 / 10e9) - 1) < tol);
+		assert_true(fabs(profile_comm_fit_time(&f, 64e6) / (50e-6 + 64e6 / 2e9) - 1) < tol);
+	}
+	/* too few sizes for two segments of 3: one line only */
+	n = 0;
+	for (double b = 8; b <= 256; b *= 2)
+		s[n++] = cs("sendrecv", 2, b, 1e-6 + b / 1e9);
+	assert_int_equal(profile_comm_fit(s, (size_t)n, "sendrecv", 2, &f), PS_OK);
+	assert_int_equal(f.nseg, 1);
+}
+
 static int find_mpirun(char *out, size_t size)
 {
 	const char *path = getenv("PATH");
@@ -186,6 +235,12 @@ static void test_mpirun(void **state)
 		assert_true(f.n == (int)ns && f.alpha_s >= 0 && f.bw_Bps > 0);
 	}
 	store_close(st);
+	/* the fits again from the store, measuring nothing */
+	assert_int_equal(test_run_parasim(&out, &err, "profile", "--fit", "--comm", "--db", db, NULL), 0);
+	assert_non_null(strstr(out, "piecewise"));
+	assert_non_null(strstr(out, "\nreducescatter      2    1 "));
+	free(out);
+	free(err);
 	/* One rank alone: a clear failure, not a hang. */
 	assert_int_equal(test_run_parasim(NULL, &err, "profile", "--comm", "--tiny", "--db", db, NULL), 1);
 	assert_non_null(strstr(err, "at least 2 MPI ranks"));
@@ -202,7 +257,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_sizes),
-	    cmocka_unit_test(test_fit),
+	    cmocka_unit_test(test_fit), cmocka_unit_test(test_fit_piecewise),
 	    cmocka_unit_test(test_mpirun),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
