@@ -9,6 +9,7 @@
  * (breakpoints by dynamic programming over the sorted sizes; the most
  * segments whose last one halved the squared error).
  * Nothing here prints or stores; sim/cmd-profile.c does. */
+#define _GNU_SOURCE /* qsort_r */
 #include "config.h"
 #include "profile.h"
 #include "store.h"
@@ -186,10 +187,10 @@ static double pc_sse(const struct ps_comm_sample *s, const int *idx, int m, cons
 	return e;
 }
 
-static const struct ps_comm_sample *pc_sort_base;
-static int pc_cmp_bytes(const void *a, const void *b)
+static int pc_cmp_bytes(const void *a, const void *b, void *arg)
 {
-	double x = pc_sort_base[*(const int *)a].bytes, y = pc_sort_base[*(const int *)b].bytes;
+	const struct ps_comm_sample *s = arg;
+	double x = s[*(const int *)a].bytes, y = s[*(const int *)b].bytes;
 	return x < y ? -1 : x > y;
 }
 
@@ -210,8 +211,7 @@ static void pc_errors(const struct ps_comm_sample *s, const int *idx, int m, con
 /* The piecewise fit over idx[0..m) (sorted here by size). */
 static ps_status pc_piecewise(const struct ps_comm_sample *s, int *idx, int m, struct ps_comm_fit *fit, double *err)
 {
-	pc_sort_base = s;
-	qsort(idx, (size_t)m, sizeof *idx, pc_cmp_bytes);
+	qsort_r(idx, (size_t)m, sizeof *idx, pc_cmp_bytes, (void *)s);
 	int K = PS_COMM_SEGMENTS;
 	double *cost = malloc(sizeof(double) * (size_t)(m + 1) * (size_t)(m + 1));
 	double *line = malloc(sizeof(double) * 2 * (size_t)(m + 1) * (size_t)(m + 1));

@@ -19,6 +19,7 @@
  *
  * It does not build tasks (graph.c does) and does not decide whether to
  * fold (the caller does). */
+#define _GNU_SOURCE /* qsort_r */
 #include "config.h"
 #include "fold.h"
 
@@ -88,13 +89,13 @@ struct sig_sort {
 	const int *sig;
 	int len;
 };
-static struct sig_sort sig_ctx; /* qsort has no context argument; fold_classes is not re-entrant */
 
-static int sig_cmp(const void *a, const void *b)
+static int sig_cmp(const void *a, const void *b, void *arg)
 {
+	const struct sig_sort *sc = arg;
 	int x = *(const int *)a, y = *(const int *)b;
-	const int *p = sig_ctx.sig + (size_t)x * sig_ctx.len, *q = sig_ctx.sig + (size_t)y * sig_ctx.len;
-	for (int i = 0; i < sig_ctx.len; i++)
+	const int *p = sc->sig + (size_t)x * sc->len, *q = sc->sig + (size_t)y * sc->len;
+	for (int i = 0; i < sc->len; i++)
 		if (p[i] != q[i])
 			return p[i] < q[i] ? -1 : 1;
 	return x < y ? -1 : x > y;
@@ -112,9 +113,8 @@ static int recolour(const int *sig, int len, int world, int *ord, int *col)
 {
 	for (int r = 0; r < world; r++)
 		ord[r] = r;
-	sig_ctx.sig = sig;
-	sig_ctx.len = len;
-	qsort(ord, (size_t)world, sizeof *ord, sig_cmp);
+	struct sig_sort sc = {sig, len};
+	qsort_r(ord, (size_t)world, sizeof *ord, sig_cmp, &sc);
 	int n = 0;
 	for (int i = 0; i < world; i++) {
 		if (i > 0 && memcmp(sig + (size_t)ord[i] * len, sig + (size_t)ord[i - 1] * len, sizeof(int) * len) != 0)
