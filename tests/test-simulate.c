@@ -162,6 +162,7 @@ static void test_partial_fold_equals_unfold(void **state)
 		{2, 8, 4, 2, 2, 2, 1, 3, 0, 1.4, 1, 8},	   /* interleaved schedule, 16 ranks */
 		{4, 8, 4, 2, 4, 1, 2, 0, 31, 1.2, 1.6, 24}, /* two stragglers, first and last stage */
 		{2, 8, 4, 2, 2, 1, 1, 9, 0, 2.0, 1, 8},	   /* straggler on the last stage */
+		{4, 8, 4, 2, 2, 1, 1, 5, 0, 1.5, 1, -1},   /* + cp 2 and ZeRO-3 (below); -1: fewer than the ranks */
 	};
 	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
 		struct ps_scenario sc;
@@ -170,6 +171,16 @@ static void test_partial_fold_equals_unfold(void **state)
 		sc.strategy.vpp = cases[i].vpp;
 		if (cases[i].vpp > 1)
 			sc.strategy.schedule = SCHED_INTERLEAVED;
+		if (i == 5) { /* context parallelism and ZeRO-3: DP x CP groups, per-unit gathers */
+			sc.strategy.cp = 2;
+			sc.strategy.zero_stage = 3;
+			/* Without the overlap slowdown: with it, a ZeRO-3 gather that
+			 * starts at the very instant a kernel of its rank begins slows
+			 * the kernel or not by the order of the two events, which differs
+			 * between folded and unfolded graphs (0.025 % of this step;
+			 * doc/step-graph.md).  Checked against a tolerance below. */
+			sc.cluster.device.overlap_slowdown = 0;
+		}
 		sc.cluster.nperturb = cases[i].nslow;
 		sc.cluster.perturb[0].rank = cases[i].r1;
 		sc.cluster.perturb[0].slowdown = cases[i].s1;
@@ -183,9 +194,12 @@ static void test_partial_fold_equals_unfold(void **state)
 		run(&sc, &o, &f);
 		o.fold = 0;
 		run(&sc, &o, &u);
-		if (f.nranks != cases[i].max_reps)
+		if (cases[i].max_reps < 0 ? f.nranks >= world : f.nranks != cases[i].max_reps)
 			print_error("case %zu: %d representatives of %d ranks\n", i, f.nranks, world);
-		assert_int_equal(f.nranks, cases[i].max_reps);
+		if (cases[i].max_reps < 0)
+			assert_true(f.nranks < world);
+		else
+			assert_int_equal(f.nranks, cases[i].max_reps);
 		assert_int_equal(f.folded, f.nranks < world);
 		assert_int_equal(u.nranks, world);
 		int msum = 0;
@@ -206,6 +220,16 @@ static void test_partial_fold_equals_unfold(void **state)
 		assert_true(f.m.peak_mem_bytes == u.m.peak_mem_bytes);
 		simulate_result_fini(&f);
 		simulate_result_fini(&u);
+		if (i == 5) { /* with the overlap slowdown: ties, within 0.1 % */
+			sc.cluster.device.overlap_slowdown = 0.1;
+			o.fold = 1;
+			run(&sc, &o, &f);
+			o.fold = 0;
+			run(&sc, &o, &u);
+			assert_close(f.m.step_time_s, u.m.step_time_s, 1e-3);
+			simulate_result_fini(&f);
+			simulate_result_fini(&u);
+		}
 	}
 }
 
