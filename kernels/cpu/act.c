@@ -13,29 +13,38 @@
 #define GELU_K 0.7978845608028654f /* sqrt(2/pi) */
 #define GELU_A 0.044715f
 
-void cpu_gelu_forward(float *out, const float *inp, size_t n)
+static void gelu_forward_span(float *out, const float *inp, size_t lo, size_t hi)
 {
 	/* no restrict: out may equal inp (same index read then written) */
-#pragma omp parallel for simd schedule(static) if (n > KERN_PAR_MIN)
-	for (size_t i = 0; i < n; i++) {
+#pragma omp simd
+	for (size_t i = lo; i < hi; i++) {
 		float x = inp[i];
 		float u = GELU_K * (x + GELU_A * x * x * x);
 		out[i] = x / (1.0f + kern_expf(-2.0f * u));
 	}
 }
 
-void cpu_gelu_backward(float *dinp, const float *inp, const float *dout, size_t n)
+void cpu_gelu_forward(float *out, const float *inp, size_t n)
 {
-	float *restrict di = dinp;
-	const float *restrict x_ = inp, *restrict d = dout;
-#pragma omp parallel for simd schedule(static) if (n > KERN_PAR_MIN)
-	for (size_t i = 0; i < n; i++) {
+	KERN_SPAN(n, gelu_forward_span(out, inp, lo, hi));
+}
+
+static void gelu_backward_span(float *restrict di, const float *restrict x_, const float *restrict d, size_t lo,
+			       size_t hi)
+{
+#pragma omp simd
+	for (size_t i = lo; i < hi; i++) {
 		float x = x_[i];
 		float u = GELU_K * (x + GELU_A * x * x * x);
 		float sg = 1.0f / (1.0f + kern_expf(-2.0f * u));
 		float du = GELU_K * (1.0f + 3.0f * GELU_A * x * x);
 		di[i] += (sg + 2.0f * x * sg * (1.0f - sg) * du) * d[i];
 	}
+}
+
+void cpu_gelu_backward(float *dinp, const float *inp, const float *dout, size_t n)
+{
+	KERN_SPAN(n, gelu_backward_span(dinp, inp, dout, lo, hi));
 }
 
 void cpu_swiglu_forward(float *out, const float *inp, int M, int F)
@@ -69,27 +78,30 @@ void cpu_swiglu_backward(float *dinp, const float *inp, const float *dout, int M
 	}
 }
 
+static void residual_forward_span(float *out, const float *a, const float *b, size_t lo, size_t hi)
+{
+	/* no restrict: out may equal a or b */
+#pragma omp simd
+	for (size_t i = lo; i < hi; i++)
+		out[i] = a[i] + b[i];
+}
+
 void cpu_residual_forward(float *out, const float *a, const float *b, size_t n)
 {
-#pragma omp parallel for simd schedule(static) if (n > KERN_PAR_MIN)
-	for (size_t i = 0; i < n; i++)
-		out[i] = a[i] + b[i];
+	KERN_SPAN_MIN(n, KERN_PAR_MIN_STREAM, residual_forward_span(out, a, b, lo, hi));
+}
+
+static void accumulate_span(float *restrict x, const float *restrict d, size_t lo, size_t hi)
+{
+#pragma omp simd
+	for (size_t i = lo; i < hi; i++)
+		x[i] += d[i];
 }
 
 void cpu_residual_backward(float *da, float *db, const float *dout, size_t n)
 {
-	if (da) {
-		float *restrict x = da;
-		const float *restrict d = dout;
-#pragma omp parallel for simd schedule(static) if (n > KERN_PAR_MIN)
-		for (size_t i = 0; i < n; i++)
-			x[i] += d[i];
-	}
-	if (db) {
-		float *restrict x = db;
-		const float *restrict d = dout;
-#pragma omp parallel for simd schedule(static) if (n > KERN_PAR_MIN)
-		for (size_t i = 0; i < n; i++)
-			x[i] += d[i];
-	}
+	if (da)
+		KERN_SPAN_MIN(n, KERN_PAR_MIN_STREAM, accumulate_span(da, dout, lo, hi));
+	if (db)
+		KERN_SPAN_MIN(n, KERN_PAR_MIN_STREAM, accumulate_span(db, dout, lo, hi));
 }

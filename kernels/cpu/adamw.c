@@ -74,12 +74,16 @@ double cpu_sumsq(const float *x, size_t n)
 	return s;
 }
 
+static void scale_span(float *restrict x, float s, size_t lo, size_t hi)
+{
+#pragma omp simd
+	for (size_t i = lo; i < hi; i++)
+		x[i] *= s;
+}
+
 void cpu_scale(float *x, size_t n, float s)
 {
-	float *restrict xx = x;
-#pragma omp parallel for simd schedule(static) if (n > KERN_PAR_MIN)
-	for (size_t i = 0; i < n; i++)
-		xx[i] *= s;
+	KERN_SPAN_MIN(n, KERN_PAR_MIN_STREAM, scale_span(x, s, lo, hi));
 }
 
 float cpu_clip_factor(double norm, float max_norm)
