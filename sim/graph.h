@@ -111,6 +111,10 @@ void graph_free(struct ps_graph *g);
  * equal the task's (UINT32_MAX returned otherwise). */
 uint32_t graph_add(struct ps_graph *g, const struct ps_task *t, const uint32_t *deps, uint32_t ndeps);
 
+/* Room for ntasks tasks and ndeps dependencies in all (no effect when
+ * there is); 0, or -1 when out of memory.  graph_add grows by itself. */
+int graph_reserve(struct ps_graph *g, uint32_t ntasks, uint32_t ndeps);
+
 /* Index of the kernel call (op, shape, dtype) in g->calls, added when new;
  * UINT32_MAX when out of memory.  Equal calls get equal indices (every
  * field of the shape compared). */

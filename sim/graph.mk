@@ -1,6 +1,6 @@
 # sim/graph.mk — step graph builder, pipeline schedules, memory model, FLOP
 # counting and the `simulate` driver (issue 4, helper "graph").
-libparasim_a_SOURCES += sim/graph.c sim/fold.c sim/fold.h sim/schedule.c sim/schedule.h sim/flops.c sim/flops.h sim/memory.c sim/memory.h \
+libparasim_a_SOURCES += sim/graph.c sim/graph-ir.c sim/fold.c sim/fold.h sim/schedule.c sim/schedule.h sim/flops.c sim/flops.h sim/memory.c sim/memory.h \
 	sim/simulate.c sim/simulate.h
 noinst_HEADERS += tests/fixtures-sim.h
 EXTRA_DIST += doc/memory-model.md doc/step-graph.md
