@@ -26,15 +26,15 @@
  *    together, so a collective alone in the graph starts at once.
  *  - Send/recv (matched by task.match): rendezvous of the pair; the
  *    transfer starts when both are ready and both finish together after
- *    net_p2p_time.
- *  - The other way round: a transfer takes (1 + device.comm_overlap_slowdown)
- *    times its price when, at the moment it starts, a kernel runs on its
- *    rank — for a collective or a send/recv pair, on any rank taking part,
- *    so the parts of one transfer still finish together.  An unmatched send or recv transfers alone to/from
+ *    net_p2p_time.  An unmatched send or recv transfers alone to/from
  *    task.u.p2p.peer.  net == NULL makes all communication free.  A graph
  *    that cannot finish (e.g. two ranks that both send first on in-order
  *    streams) is reported as a deadlock, naming the first task that never
  *    finished.
+ *  - The other way round: a transfer takes (1 + device.comm_overlap_slowdown)
+ *    times its price when, at the moment it starts, a kernel runs on its
+ *    rank — for a collective or a send/recv pair, on any rank taking part,
+ *    so the parts of one transfer still finish together.
  *  - Accounting per rank, swept online between consecutive event times:
  *    compute busy = union of kernel intervals; comm in flight per kind =
  *    union of transfer intervals (waiting for a partner is not in flight);
@@ -45,23 +45,23 @@
  *
  * Speed (the 1T-parameter benchmark graph is 2.3M tasks): setup is two
  * sequential passes.  The first validates every task, prices it (kernels
- * through a memo of distinct (op, shape, dtype); collectives through a
- * small cache per (rank, group kind) in front of the network memo; matched
- * send/recv pairs when the second of the pair is read) and extracts a
- * 32-byte record (price, next task of its stream, dependency counter,
- * rendezvous, start of its successors); the second fills the successor
- * lists (CSR).  The event loop then never reads the 160-byte graph tasks,
- * and a finished task wakes exactly its successors.  The event queue is a
- * tournament tree over the streams (sim/event-queue.h, struct
- * ps_event_tree): the same (time, push count) order as a binary heap —
- * first in, first out among equal times — with one comparison per level
- * and no key moves, and a popped stream that goes on with its next task
- * costs one replay of its path.  A task that begins prefetches what its
- * end will read (its stream's next record, its successor list and the
- * records just after its own, where most successors are): the records of
- * a 2M-task graph are far beyond the caches.  All arrays are sized once
+ * by the graph's distinct kernel calls, each priced once; collectives
+ * through a small cache per (rank, group kind) in front of the network
+ * memo; matched send/recv pairs when the second of the pair is read) and
+ * extracts a 32-byte record (price, next task of its stream, dependency
+ * counter, rendezvous, start of its successors); the second fills the
+ * successor lists (CSR).  The event loop then never reads the 64-byte graph
+ * tasks, and a finished task wakes exactly its successors.  The event
+ * queue is a tournament tree over the ranks' groups of streams
+ * (sim/event-queue.h, struct ps_event_tree): the same (time, push count)
+ * order as a binary heap — first in, first out among equal times — where
+ * the tasks a finished task starts on its own rank cost one store each.
+ * A send/recv pair ends with one event.  A task that begins prefetches
+ * what its end will read (its stream's next record, its successor list and
+ * the records just after its own, where most successors are): the records
+ * of a 2M-task graph are far beyond the caches.  All arrays are sized once
  * per run.  tests/test-des-diff checks every result bit for bit against a
- * frozen copy of the engine before these changes (tests/des-ref.c).
+ * frozen copy of an earlier engine (tests/des-ref.c).
  *
  * It does not model memory capacity (sim/memory does), launch queues,
  * kernel-kernel concurrency slowdowns, or contention between different
@@ -83,12 +83,12 @@
 #define PCACHE_SIZE 256 /* point-to-point price cache; power of two */
 #define MAX_PS_S 9.0e6	/* longest duration accepted (about 100 days) */
 
-/* TS_RUNNING_PAIR: a send or recv whose end event also ends its partner
- * (task aux), which started with it and runs just as long. */
 /* One group of the event tree per rank: a task's end usually starts tasks
  * on its own rank's streams, and those pushes cost one store each. */
 _Static_assert(STREAM_COUNT_ == PS_EVENT_GROUP, "event tree groups are ranks");
 
+/* TS_RUNNING_PAIR: a send or recv whose end event also ends its partner
+ * (task aux), which started with it and runs just as long. */
 enum { TS_PENDING = 0, TS_WAITING, TS_RUNNING, TS_RUNNING_PAIR, TS_DONE };
 
 /* What the event loop needs of a task: 32 bytes. */
@@ -347,15 +347,17 @@ static inline void schedule_end(struct des *d, uint32_t tid, uint32_t stream, in
 }
 
 /* Duration of a transfer of price dur_ps that starts now; slow: a kernel
- * runs on a rank taking part. */
-static int64_t transfer_ps(struct des *d, uint32_t tid, int64_t dur_ps, int slow)
+ * runs on a rank taking part (computing). */
+static inline int64_t transfer_ps(struct des *d, uint32_t tid, int64_t dur_ps, int slow)
 {
+	if (!slow)
+		return dur_ps;
 	double ps = (double)dur_ps * d->comm_mul;
 	if (!(ps <= MAX_PS_S * 1e12)) {
 		fail(d, PS_ERROR(PS_ERR_INVALID, "simulate: task %u: transfer time %g s is invalid", tid, ps * 1e-12));
 		return 0;
 	}
-	return slow ? (int64_t)(ps + 0.5) : dur_ps;
+	return (int64_t)(ps + 0.5);
 }
 
 /* Rank accounting of a transfer that starts now. */
@@ -413,7 +415,7 @@ static inline void task_begin(struct des *d, struct des_stream *s, uint32_t tid)
 	case TASK_COLL: {
 		uint32_t rv = x->aux;
 		if (rv == NONE32) {
-			transfer_start(d, tid, d->comm_mul > 1 ? transfer_ps(d, tid, x->p.dur_ps, computing(d, x)) : x->p.dur_ps);
+			transfer_start(d, tid, transfer_ps(d, tid, x->p.dur_ps, computing(d, x)));
 			break;
 		}
 		x->state = TS_WAITING;
@@ -423,23 +425,20 @@ static inline void task_begin(struct des *d, struct des_stream *s, uint32_t tid)
 		int slow = 0;
 		for (uint32_t i = 0; i < d->rv_n[rv] && d->comm_mul > 1; i++)
 			slow |= computing(d, &d->dt[m[i]]);
-		for (uint32_t i = 0; i < d->rv_n[rv]; i++) {
-			int64_t dur = d->dt[m[i]].p.dur_ps;
-			transfer_start(d, m[i], slow ? transfer_ps(d, m[i], dur, 1) : dur);
-		}
+		for (uint32_t i = 0; i < d->rv_n[rv]; i++)
+			transfer_start(d, m[i], transfer_ps(d, m[i], d->dt[m[i]].p.dur_ps, slow));
 		break;
 	}
 	case TASK_SEND:
 	case TASK_RECV:
 		if (x->aux == NONE32) {
-			transfer_start(d, tid, d->comm_mul > 1 ? transfer_ps(d, tid, x->p.dur_ps, computing(d, x)) : x->p.dur_ps);
+			transfer_start(d, tid, transfer_ps(d, tid, x->p.dur_ps, computing(d, x)));
 		} else if (d->dt[x->aux].state != TS_WAITING) {
 			x->state = TS_WAITING;
 		} else { /* the partner waits: both start (checked and priced in setup) */
-			int64_t dur = x->p.dur_ps; /* the pair's, set on both in setup */
-			if (d->comm_mul > 1 && (computing(d, x) || computing(d, &d->dt[x->aux])))
-				dur = transfer_ps(d, tid, dur, 1);
-			transfer_start(d, x->aux, dur);
+			/* the pair's duration, set on both in setup */
+			int slow = computing(d, x) || computing(d, &d->dt[x->aux]);
+			transfer_start(d, x->aux, transfer_ps(d, tid, x->p.dur_ps, slow));
 			/* Both end at the same time, and would be queued one after
 			 * the other, so no event could come between their ends: the
 			 * partner's end event ends this one too. */
@@ -978,52 +977,12 @@ static ps_status des_init(struct des *d)
 	struct follow_list fl = {NULL, 0, 0};
 	int contiguous = 1; /* task i's deps follow task i-1's in g->deps (graph_add order) */
 	uint64_t next_dep = 0;
-	/* Kernels (most tasks) on a fast path with everything in locals; any
-	 * other task, or a kernel that fails a check, goes through
-	 * task_extract, which reports the error. */
-	const struct ps_task *restrict tasks = g->tasks;
-	const uint32_t *restrict deps = g->deps;
-	struct dtask *restrict dt = d->dt;
-	uint32_t *restrict sh = stail;
-	const uint32_t nranks = (uint32_t)g->nranks, ncalls = g->ncalls;
-	const uint64_t ndeps_all = g->ndeps;
-	const double *restrict call_s = d->call_s;
 	for (uint32_t i = 0; i < n && rc == PS_OK; i++) {
-		const struct ps_task *t = &tasks[i];
+		const struct ps_task *t = &g->tasks[i];
 		if (t->dep_first != next_dep)
 			contiguous = 0;
-		uint32_t nd = t->ndeps;
-		next_dep = (uint64_t)t->dep_first + nd;
-		if (t->kind != TASK_KERNEL || t->rank >= nranks || t->stream >= STREAM_COUNT_ ||
-		    next_dep > ndeps_all || t->u.kernel.call >= ncalls) {
-			rc = task_extract(d, i, cnt, stail, &fl);
-			continue;
-		}
-		const uint32_t *dp = deps + t->dep_first;
-		uint32_t k = 0;
-		for (; k < nd && dp[k] < n && dp[k] != i; k++)
-			cnt[dp[k]]++;
-		double sec = (call_s ? call_s[t->u.kernel.call] : t->flops / 1e12) * d->ranks[t->rank].slow;
-		if (k < nd || !(sec >= 0) || !isfinite(sec)) {
-			rc = task_extract(d, i, cnt, stail, &fl);
-			continue;
-		}
-		uint32_t s = t->rank * STREAM_COUNT_ + t->stream;
-		if (sh[s] == NONE32)
-			d->streams[s].head = i;
-		else
-			dt[sh[s]].next = i;
-		sh[s] = i;
-		struct dtask *x = &dt[i];
-		x->p.base_s = sec;
-		x->next = NONE32;
-		x->deps_left = nd;
-		x->stream = s;
-		x->aux = NONE32;
-		x->kind = TASK_KERNEL;
-		x->comm = t->comm < COMM_KIND_COUNT_ ? t->comm : COMM_NONE;
-		x->phase = t->phase;
-		x->state = TS_PENDING;
+		next_dep = (uint64_t)t->dep_first + t->ndeps;
+		rc = task_extract(d, i, cnt, stail, &fl);
 	}
 	if (next_dep != g->ndeps)
 		contiguous = 0;
@@ -1096,19 +1055,17 @@ ps_status des_run(const struct ps_graph *g, const struct ps_costmodel *cm, struc
 	d.net = net;
 	d.tier = tier;
 	d.err = PS_OK;
-	double ov = 0;
+	double ov = 0, cv = 0;
 	if (g->sc) {
 		ov = g->sc->cluster.device.overlap_slowdown;
 		ov = ov > 0 && isfinite(ov) ? ov : 0;
+		cv = g->sc->cluster.device.comm_overlap_slowdown;
+		cv = cv > 0 && isfinite(cv) ? cv : 0;
 		d.default_algo = g->sc->strategy.coll_algo;
 	}
 	d.overlap_mul[0] = 1.0;
 	d.overlap_mul[1] = 1.0 + ov;
-	d.comm_mul = 1.0;
-	if (g->sc) {
-		double cv = g->sc->cluster.device.comm_overlap_slowdown;
-		d.comm_mul += cv > 0 && isfinite(cv) ? cv : 0;
-	}
+	d.comm_mul = 1.0 + cv;
 	ps_status rc = des_init(&d);
 	if (rc != PS_OK)
 		goto out;

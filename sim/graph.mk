@@ -5,8 +5,8 @@ libparasim_a_SOURCES += sim/graph.c sim/graph-ir.c sim/fold.c sim/fold.h sim/sch
 noinst_HEADERS += tests/fixtures-sim.h
 EXTRA_DIST += doc/memory-model.md doc/step-graph.md
 if HAVE_CMOCKA
-check_PROGRAMS += tests/test-schedule tests/test-flops tests/test-memory tests/test-graph tests/test-simulate
-TESTS += tests/test-schedule tests/test-flops tests/test-memory tests/test-graph tests/test-simulate
+check_PROGRAMS += tests/test-schedule tests/test-flops tests/test-memory tests/test-graph tests/test-fold tests/test-simulate
+TESTS += tests/test-schedule tests/test-flops tests/test-memory tests/test-graph tests/test-fold tests/test-simulate
 endif
 
 # Regenerate the golden outputs of tests/test-simulate (deliberately only;
